@@ -1,0 +1,3 @@
+from casebus.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,202 @@
+"""What the worker, the replay tool and the CLI need from a status-table store.
+
+The interface is backend-neutral; `sinks.sqlite` and `sinks.postgres` implement it, and
+`sinks.factory.create_store` picks one by URL scheme. Every method is synchronous (the worker
+runs them in a thread) and raises only `sinks.errors` exceptions.
+
+The store never decodes events: it keeps each record's original bytes (`StoredEvent.raw`),
+and the worker rebuilds events from them with the codec.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from uuid import UUID
+
+from agents.model import Disposition, RejectReason, StatusRow
+from sinks.errors import StoreNotEmpty
+from streams.events import EventType
+
+#: Counter names the worker adds deltas to in each batch.
+CONSUMED = "consumed"
+DUPLICATES = "duplicates"
+
+#: A source position: (topic, partition).
+TopicPartition = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredEvent:
+    """One stored event (accepted, held, or rejected by a case rule) with its source record.
+
+    Datetimes are timezone-aware UTC on the way out; any aware datetime is accepted on the
+    way in and stored as UTC.
+    """
+
+    event_id: UUID
+    case_id: str
+    event_type: EventType
+    site_id: str
+    occurred_at: datetime
+    disposition: Disposition
+    reason: str | None
+    content_digest: str
+    topic: str
+    partition: int
+    offset: int
+    broker_timestamp: datetime | None
+    raw: bytes
+    key: bytes | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DispositionChange:
+    """A new disposition for an already-stored event, e.g. a held event that now counts."""
+
+    event_id: UUID
+    disposition: Disposition
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeadLetterEntry:
+    """The index row of one record sent to the dead-letter topic.
+
+    `dead_letter_partition`/`dead_letter_offset` are where the dead letter itself was written
+    on the dead-letter topic, when known.
+    """
+
+    topic: str
+    partition: int
+    offset: int
+    reason: RejectReason
+    detail: str
+    event_id: UUID | None = None
+    case_id: str | None = None
+    dead_letter_partition: int | None = None
+    dead_letter_offset: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    """Everything stored about one case: its events in order key order, and its status row."""
+
+    case_id: str
+    events: tuple[StoredEvent, ...]
+    status: StatusRow | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BatchWrite:
+    """All the effects of one batch of records, committed by `Store.commit` in ONE transaction.
+
+    `offsets` maps each (topic, partition) to the offset of the last record of the batch that
+    was processed there; a stored offset only ever moves forward. `counter_deltas` are added
+    to the named counters (see `CONSUMED`, `DUPLICATES`).
+    """
+
+    consumer: str
+    new_events: Sequence[StoredEvent] = ()
+    disposition_changes: Sequence[DispositionChange] = ()
+    status_rows: Sequence[StatusRow] = ()
+    dead_letters: Sequence[DeadLetterEntry] = ()
+    counter_deltas: Mapping[str, int] = field(default_factory=dict)
+    offsets: Mapping[TopicPartition, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stats:
+    """What the worker has read: at rest, consumed == accepted + held + duplicates + rejected."""
+
+    consumed: int
+    accepted: int
+    held: int
+    duplicates: int
+    rejected: Mapping[str, int]
+
+    @property
+    def rejected_total(self) -> int:
+        return sum(self.rejected.values())
+
+    def to_json(self) -> dict[str, int | dict[str, int]]:
+        """The `casebus stats --json` object; every reason code is present, zero or not."""
+        return {
+            "consumed": self.consumed,
+            "accepted": self.accepted,
+            "held": self.held,
+            "duplicates": self.duplicates,
+            "rejected": dict(self.rejected),
+        }
+
+
+class Store(abc.ABC):
+    """The status tables of one casebus system. Use as a context manager, or call `close()`."""
+
+    @abc.abstractmethod
+    def migrate(self) -> None:
+        """Bring the schema up to the newest migration (creates the tables on a new database)."""
+
+    @abc.abstractmethod
+    def is_empty(self) -> bool:
+        """True when no events, status rows, dead letters, tracking rows or counters are stored."""
+
+    def ensure_empty(self, purpose: str) -> None:
+        """Raise `StoreNotEmpty` unless `is_empty()`; `purpose` names what needs it empty."""
+        if not self.is_empty():
+            raise StoreNotEmpty(
+                f"{purpose} needs an empty database, but {self.display_url} already holds data"
+            )
+
+    @property
+    @abc.abstractmethod
+    def display_url(self) -> str:
+        """The database URL with any password masked, for messages and logs."""
+
+    @abc.abstractmethod
+    def tracked_offsets(self, consumer: str) -> dict[TopicPartition, int]:
+        """The last processed offset of each (topic, partition) for `consumer`."""
+
+    @abc.abstractmethod
+    def known_digests(self, event_ids: Collection[UUID]) -> dict[UUID, str]:
+        """The content digest of each of `event_ids` that is already stored."""
+
+    @abc.abstractmethod
+    def load_cases(self, case_ids: Collection[str]) -> dict[str, CaseRecord]:
+        """A record for every one of `case_ids` (with no events and no status when unknown)."""
+
+    @abc.abstractmethod
+    def commit(self, batch: BatchWrite) -> None:
+        """Store all of `batch` in one transaction, or nothing of it (and raise)."""
+
+    @abc.abstractmethod
+    def status_rows(
+        self, case_id: str | None = None, site_id: str | None = None
+    ) -> list[StatusRow]:
+        """Status rows ordered by case id, optionally only of one case and/or one site."""
+
+    @abc.abstractmethod
+    def orphans(self) -> list[StoredEvent]:
+        """Held events of cases with no status row, ordered by case id, then order key."""
+
+    @abc.abstractmethod
+    def stats(self) -> Stats:
+        """Counters over everything the worker has read."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release every connection; the store must not be used afterwards."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,431 @@
+"""The store on SQLAlchemy Core, shared by the SQLite and PostgreSQL backends.
+
+A backend supplies the engine, its dialect's `insert` construct (for upserts) and, where its
+driver needs it, a finer reading of which errors are transient. Every driver error is turned
+into a `sinks.errors` exception here, at the boundary, with the operation and a masked URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar
+from uuid import UUID
+
+from alembic.util.exc import CommandError
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Table,
+    bindparam,
+    exists,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+    StatementError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from agents.model import CaseStatus, Disposition, RejectReason, StatusRow
+from sinks.errors import StoreError, StoreIntegrityError, StoreUnavailable
+from sinks.migrate import upgrade_to_head
+from sinks.persistence import (
+    CONSUMED,
+    DUPLICATES,
+    BatchWrite,
+    CaseRecord,
+    DeadLetterEntry,
+    DispositionChange,
+    Stats,
+    Store,
+    StoredEvent,
+    TopicPartition,
+)
+from sinks.tables import case_status, counters, dead_letters, events, tracking
+from streams.events import CancerType, EventType
+
+#: Execution option that marks a connection's transaction as a writing one.
+WRITE_TRANSACTION: Final = "casebus_write_transaction"
+
+#: Most ids bound into one `IN (...)` list; far below every backend's parameter limit.
+IN_LIST_CHUNK: Final = 500
+
+DialectInsert = sqlite.Insert | postgresql.Insert
+
+_T = TypeVar("_T")
+
+
+def mask_url(url: str) -> str:
+    """`url` with its password replaced by `***`, fit for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return "<unparsable database URL>"
+
+
+def _chunks(items: Collection[_T]) -> Iterator[list[_T]]:
+    ordered = list(items)
+    for start in range(0, len(ordered), IN_LIST_CHUNK):
+        yield ordered[start : start + IN_LIST_CHUNK]
+
+
+class SqlAlchemyStore(Store):
+    """A `Store` on one SQLAlchemy engine. Backends subclass it; see `sinks.sqlite`."""
+
+    #: Isolation level of multi-statement reads that must see one snapshot (None: default).
+    snapshot_isolation: str | None = None
+
+    def __init__(self, engine: Engine, url: str, insert: Callable[[Table], DialectInsert]) -> None:
+        self._engine = engine
+        self._url = make_url(url)
+        self._display_url = mask_url(url)
+        self._insert = insert
+
+    @property
+    def display_url(self) -> str:
+        return self._display_url
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # -- errors ---------------------------------------------------------------------------
+
+    def is_unavailable(self, error: SQLAlchemyError) -> bool:
+        """Whether `error` is transient: the database can not be reached or is busy."""
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        return isinstance(
+            error, OperationalError | InterfaceError | DisconnectionError | PoolTimeoutError
+        )
+
+    def _reason(self, error: BaseException) -> str:
+        cause: BaseException = error
+        if isinstance(error, StatementError) and error.orig is not None:
+            cause = error.orig
+        lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+        reason = "; ".join(lines) or type(cause).__name__
+        password = self._url.password
+        if password:
+            reason = reason.replace(str(password), "***")
+        return reason
+
+    def _convert(self, error: SQLAlchemyError | CommandError, operation: str) -> StoreError:
+        why = self._reason(error)
+        where = self._display_url
+        if isinstance(error, SQLAlchemyError) and self.is_unavailable(error):
+            return StoreUnavailable(f"{operation} failed: database {where} is unavailable: {why}")
+        if isinstance(error, IntegrityError):
+            return StoreIntegrityError(f"{operation} failed on {where}, nothing stored: {why}")
+        return StoreError(f"{operation} failed on {where}: {why}")
+
+    @contextmanager
+    def _connection(self, operation: str) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as connection:
+                yield connection
+        except (SQLAlchemyError, CommandError) as error:
+            raise self._convert(error, operation) from error
+
+    @contextmanager
+    def _transaction(
+        self, operation: str, *, write: bool = False, snapshot: bool = False
+    ) -> Iterator[Connection]:
+        with self._connection(operation) as connection:
+            if write:
+                connection.execution_options(**{WRITE_TRANSACTION: True})
+            if snapshot and self.snapshot_isolation is not None:
+                connection.execution_options(isolation_level=self.snapshot_isolation)
+            with connection.begin():
+                yield connection
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        with self._connection("migrating the status tables") as connection:
+            connection.execution_options(**{WRITE_TRANSACTION: True})
+            upgrade_to_head(connection)
+
+    def is_empty(self) -> bool:
+        tables = (events, case_status, dead_letters, tracking, counters)
+        with self._transaction("checking whether the database is empty") as connection:
+            return not any(
+                connection.execute(select(exists(table.select()))).scalar_one() for table in tables
+            )
+
+    # -- worker reads ---------------------------------------------------------------------
+
+    def tracked_offsets(self, consumer: str) -> dict[TopicPartition, int]:
+        query = select(tracking.c.topic, tracking.c.partition, tracking.c.offset).where(
+            tracking.c.consumer == consumer
+        )
+        with self._transaction(f"reading tracked offsets of consumer {consumer!r}") as conn:
+            return {(row.topic, row.partition): row.offset for row in conn.execute(query)}
+
+    def known_digests(self, event_ids: Collection[UUID]) -> dict[UUID, str]:
+        found: dict[UUID, str] = {}
+        with self._transaction(f"reading digests of {len(event_ids)} event(s)") as conn:
+            for chunk in _chunks(set(event_ids)):
+                query = select(events.c.event_id, events.c.content_digest).where(
+                    events.c.event_id.in_(chunk)
+                )
+                found.update({row.event_id: row.content_digest for row in conn.execute(query)})
+        return found
+
+    def load_cases(self, case_ids: Collection[str]) -> dict[str, CaseRecord]:
+        wanted = set(case_ids)
+        stored: dict[str, list[StoredEvent]] = {case_id: [] for case_id in wanted}
+        statuses: dict[str, StatusRow] = {}
+        with self._transaction(f"loading {len(wanted)} case(s)", snapshot=True) as conn:
+            for chunk in _chunks(wanted):
+                event_query = (
+                    select(events)
+                    .where(events.c.case_id.in_(chunk))
+                    .order_by(events.c.case_id, events.c.occurred_at, events.c.event_id)
+                )
+                for row in conn.execute(event_query):
+                    stored[row.case_id].append(_stored_event(row))
+                status_query = select(case_status).where(case_status.c.case_id.in_(chunk))
+                statuses.update(
+                    {row.case_id: _status_row(row) for row in conn.execute(status_query)}
+                )
+        return {
+            case_id: CaseRecord(case_id, tuple(stored[case_id]), statuses.get(case_id))
+            for case_id in wanted
+        }
+
+    # -- the batch transaction ------------------------------------------------------------
+
+    def commit(self, batch: BatchWrite) -> None:
+        operation = f"committing a batch of consumer {batch.consumer!r}"
+        with self._transaction(operation, write=True) as conn:
+            self._insert_events(conn, batch.new_events)
+            self._change_dispositions(conn, batch.disposition_changes)
+            self._upsert_status_rows(conn, batch.status_rows)
+            self._insert_dead_letters(conn, batch.dead_letters)
+            self._add_counters(conn, batch.counter_deltas)
+            self._advance_tracking(conn, batch.consumer, batch.offsets)
+
+    def _insert_events(self, conn: Connection, new_events: Sequence[StoredEvent]) -> None:
+        if new_events:
+            conn.execute(events.insert(), [_event_params(event) for event in new_events])
+
+    def _change_dispositions(self, conn: Connection, changes: Sequence[DispositionChange]) -> None:
+        if not changes:
+            return
+        statement = (
+            update(events)
+            .where(events.c.event_id == bindparam("b_event_id"))
+            .values(disposition=bindparam("b_disposition"), reason=bindparam("b_reason"))
+        )
+        params = [
+            {
+                "b_event_id": change.event_id,
+                "b_disposition": change.disposition.value,
+                "b_reason": change.reason,
+            }
+            for change in changes
+        ]
+        result = conn.execute(statement, params)
+        if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(changes):
+            missing = len(changes) - result.rowcount
+            raise StoreIntegrityError(
+                f"disposition change of {missing} event(s) that are not stored, "
+                f"on {self._display_url}; nothing of the batch was stored"
+            )
+
+    def _upsert_status_rows(self, conn: Connection, rows: Sequence[StatusRow]) -> None:
+        # One row per case, the last one given winning: an upsert statement may touch a
+        # row only once.
+        latest = {row.case_id: _status_params(row) for row in rows}
+        if not latest:
+            return
+        statement = self._insert(case_status)
+        updated = {
+            column.name: statement.excluded[column.name]
+            for column in case_status.columns
+            if not column.primary_key
+        }
+        conn.execute(
+            statement.on_conflict_do_update(index_elements=["case_id"], set_=updated),
+            list(latest.values()),
+        )
+
+    def _insert_dead_letters(self, conn: Connection, entries: Sequence[DeadLetterEntry]) -> None:
+        if not entries:
+            return
+        recorded_at = datetime.now(UTC)
+        statement = self._insert(dead_letters).on_conflict_do_nothing(
+            index_elements=["topic", "partition", "offset", "reason"]
+        )
+        conn.execute(statement, [_dead_letter_params(entry, recorded_at) for entry in entries])
+
+    def _add_counters(self, conn: Connection, deltas: Mapping[str, int]) -> None:
+        params = [{"name": name, "value": delta} for name, delta in deltas.items() if delta]
+        if not params:
+            return
+        statement = self._insert(counters)
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["name"],
+                set_={"value": counters.c.value + statement.excluded.value},
+            ),
+            params,
+        )
+
+    def _advance_tracking(
+        self, conn: Connection, consumer: str, offsets: Mapping[TopicPartition, int]
+    ) -> None:
+        if not offsets:
+            return
+        statement = self._insert(tracking)
+        params = [
+            {"consumer": consumer, "topic": topic, "partition": partition, "offset": offset}
+            for (topic, partition), offset in offsets.items()
+        ]
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["consumer", "topic", "partition"],
+                set_={"offset": statement.excluded.offset},
+                where=tracking.c.offset < statement.excluded.offset,
+            ),
+            params,
+        )
+
+    # -- CLI reads ------------------------------------------------------------------------
+
+    def status_rows(
+        self, case_id: str | None = None, site_id: str | None = None
+    ) -> list[StatusRow]:
+        query = select(case_status).order_by(case_status.c.case_id)
+        if case_id is not None:
+            query = query.where(case_status.c.case_id == case_id)
+        if site_id is not None:
+            query = query.where(case_status.c.site_id == site_id)
+        with self._transaction("reading status rows") as conn:
+            return [_status_row(row) for row in conn.execute(query)]
+
+    def orphans(self) -> list[StoredEvent]:
+        registered = select(case_status.c.case_id).where(case_status.c.case_id == events.c.case_id)
+        query = (
+            select(events)
+            .where(events.c.disposition == Disposition.HELD.value, ~exists(registered))
+            .order_by(events.c.case_id, events.c.occurred_at, events.c.event_id)
+        )
+        with self._transaction("reading orphan events") as conn:
+            return [_stored_event(row) for row in conn.execute(query)]
+
+    def stats(self) -> Stats:
+        by_disposition = select(events.c.disposition, func.count()).group_by(events.c.disposition)
+        by_reason = select(dead_letters.c.reason, func.count()).group_by(dead_letters.c.reason)
+        counter_values = select(counters.c.name, counters.c.value)
+        with self._transaction("reading stats", snapshot=True) as conn:
+            dispositions: dict[str, int] = dict(conn.execute(by_disposition).tuples().all())
+            reasons: dict[str, int] = dict(conn.execute(by_reason).tuples().all())
+            named: dict[str, int] = dict(conn.execute(counter_values).tuples().all())
+        rejected = {reason.value: 0 for reason in RejectReason} | reasons
+        return Stats(
+            consumed=named.get(CONSUMED, 0),
+            accepted=dispositions.get(Disposition.ACCEPTED.value, 0),
+            held=dispositions.get(Disposition.HELD.value, 0),
+            duplicates=named.get(DUPLICATES, 0),
+            rejected=rejected,
+        )
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _event_params(event: StoredEvent) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "case_id": event.case_id,
+        "event_type": event.event_type.value,
+        "site_id": event.site_id,
+        "occurred_at": event.occurred_at,
+        "disposition": event.disposition.value,
+        "reason": event.reason,
+        "content_digest": event.content_digest,
+        "topic": event.topic,
+        "partition": event.partition,
+        "offset": event.offset,
+        "broker_timestamp": event.broker_timestamp,
+        "raw": event.raw,
+        "key": event.key,
+    }
+
+
+def _stored_event(row: Row[Any]) -> StoredEvent:
+    return StoredEvent(
+        event_id=row.event_id,
+        case_id=row.case_id,
+        event_type=EventType(row.event_type),
+        site_id=row.site_id,
+        occurred_at=row.occurred_at,
+        disposition=Disposition(row.disposition),
+        reason=row.reason,
+        content_digest=row.content_digest,
+        topic=row.topic,
+        partition=row.partition,
+        offset=row.offset,
+        broker_timestamp=row.broker_timestamp,
+        raw=bytes(row.raw),
+        key=None if row.key is None else bytes(row.key),
+    )
+
+
+def _status_params(row: StatusRow) -> dict[str, Any]:
+    return {
+        "case_id": row.case_id,
+        "site_id": row.site_id,
+        "cancer_type": row.cancer_type.value,
+        "status": row.status.value,
+        "registered_at": row.registered_at,
+        "first_sample_received_at": row.first_sample_received_at,
+        "qa_passed_at": row.qa_passed_at,
+        "review_completed_at": row.review_completed_at,
+        "samples_received": row.samples_received,
+        "qa_failures": row.qa_failures,
+    }
+
+
+def _status_row(row: Row[Any]) -> StatusRow:
+    return StatusRow(
+        case_id=row.case_id,
+        site_id=row.site_id,
+        cancer_type=CancerType(row.cancer_type),
+        status=CaseStatus(row.status),
+        registered_at=row.registered_at,
+        first_sample_received_at=row.first_sample_received_at,
+        qa_passed_at=row.qa_passed_at,
+        review_completed_at=row.review_completed_at,
+        samples_received=row.samples_received,
+        qa_failures=row.qa_failures,
+    )
+
+
+def _dead_letter_params(entry: DeadLetterEntry, recorded_at: datetime) -> dict[str, Any]:
+    return {
+        "topic": entry.topic,
+        "partition": entry.partition,
+        "offset": entry.offset,
+        "reason": entry.reason.value,
+        "detail": entry.detail,
+        "event_id": entry.event_id,
+        "case_id": entry.case_id,
+        "dead_letter_partition": entry.dead_letter_partition,
+        "dead_letter_offset": entry.dead_letter_offset,
+        "recorded_at": recorded_at,
+    }

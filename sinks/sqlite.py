@@ -1,0 +1,89 @@
+"""The store on SQLite: the embedded default.
+
+One file, WAL journal (readers such as `casebus status` never block the worker), foreign keys
+on, and a busy timeout so that a briefly locked database waits instead of failing. The pool
+holds ONE connection: SQLite has a single writer anyway, and one connection keeps the worker's
+transactions strictly one after the other. Writing transactions start with BEGIN IMMEDIATE,
+so they take the write lock up front instead of failing half-way through on a lock upgrade.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool, StaticPool
+
+from sinks.errors import UnsupportedDatabaseUrl
+from sinks.sql import WRITE_TRANSACTION, SqlAlchemyStore
+
+#: How long a statement waits for another process's lock before the store reports it.
+BUSY_TIMEOUT_SECONDS: Final = 30
+
+# These operational errors mean the schema is not what the store expects (not migrated, or
+# migrated by another version): retrying would never help.
+_SCHEMA_PROBLEMS: Final = ("no such table", "no such column", "has no column named")
+
+
+class DatabaseStore(SqlAlchemyStore):
+    """The status tables in one SQLite file (`sqlite:///PATH`)."""
+
+    @classmethod
+    def from_url(cls, url: str) -> DatabaseStore:
+        parsed = make_url(url)
+        if parsed.drivername not in ("sqlite", "sqlite+pysqlite"):
+            raise UnsupportedDatabaseUrl(
+                f"SQLite store needs a sqlite:///PATH URL, not {parsed.drivername}://"
+            )
+        return cls(_engine(parsed), url, insert)
+
+    def is_unavailable(self, error: SQLAlchemyError) -> bool:
+        if isinstance(error, OperationalError) and _is_schema_problem(error):
+            return False
+        return super().is_unavailable(error)
+
+
+def _is_schema_problem(error: OperationalError) -> bool:
+    message = str(error.orig).lower()
+    return any(problem in message for problem in _SCHEMA_PROBLEMS)
+
+
+def _engine(url: URL) -> Engine:
+    in_memory = url.database in (None, "", ":memory:")
+    connect_args = {"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
+    if in_memory:
+        # Every connection to :memory: is a new database: share the one connection.
+        engine = create_engine(url, poolclass=StaticPool, connect_args=connect_args)
+    else:
+        engine = create_engine(
+            url,
+            poolclass=QueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=BUSY_TIMEOUT_SECONDS,
+            connect_args=connect_args,
+        )
+    event.listen(engine, "connect", _configure_connection)
+    event.listen(engine, "begin", _begin)
+    return engine
+
+
+def _configure_connection(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    # The sqlite3 module's own implicit transactions start late and never as IMMEDIATE;
+    # turning them off lets `_begin` decide.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+    finally:
+        cursor.close()
+
+
+def _begin(connection: Connection) -> None:
+    writing = connection.get_execution_options().get(WRITE_TRANSACTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")

@@ -1,0 +1,143 @@
+"""The status tables, as SQLAlchemy Core metadata.
+
+This describes the schema that the Alembic migrations in `sinks/migrations/` create; nothing
+creates tables from it directly. A test checks that the migrated schema and this metadata agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    Uuid,
+)
+
+# Stable constraint names, so that later migrations can refer to them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A point in time, stored as UTC and always returned timezone-aware in UTC.
+
+    SQLite has no time zone type, so there the value is stored as naive UTC; PostgreSQL
+    stores `timestamptz`. Naive datetimes are refused: their meaning would be a guess.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} has no time zone; use UTC")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+#: Limits of identifiers; generous where the value comes from outside (topics, consumers).
+CASE_ID_LENGTH = 40
+SITE_ID_LENGTH = 64
+ENUM_LENGTH = 32
+NAME_LENGTH = 255
+
+case_status = Table(
+    "case_status",
+    metadata,
+    Column("case_id", String(CASE_ID_LENGTH), primary_key=True),
+    Column("site_id", String(SITE_ID_LENGTH), nullable=False, index=True),
+    Column("cancer_type", String(ENUM_LENGTH), nullable=False),
+    Column("status", String(ENUM_LENGTH), nullable=False),
+    Column("registered_at", UtcDateTime(), nullable=False),
+    Column("first_sample_received_at", UtcDateTime(), nullable=True),
+    Column("qa_passed_at", UtcDateTime(), nullable=True),
+    Column("review_completed_at", UtcDateTime(), nullable=True),
+    Column("samples_received", Integer, nullable=False),
+    Column("qa_failures", Integer, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", Uuid(), primary_key=True),
+    Column("case_id", String(CASE_ID_LENGTH), nullable=False),
+    Column("event_type", String(ENUM_LENGTH), nullable=False),
+    Column("site_id", String(SITE_ID_LENGTH), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("disposition", String(ENUM_LENGTH), nullable=False),
+    Column("reason", Text(), nullable=True),
+    Column("content_digest", String(128), nullable=False),
+    Column("topic", String(NAME_LENGTH), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("broker_timestamp", UtcDateTime(), nullable=True),
+    Column("raw", LargeBinary(), nullable=False),
+    Column("key", LargeBinary(), nullable=True),
+    UniqueConstraint("topic", "partition", "offset"),
+    # A case's events are always read together, in order key order.
+    Index("ix_events_case_id", "case_id", "occurred_at", "event_id"),
+    Index("ix_events_disposition", "disposition"),
+)
+
+tracking = Table(
+    "tracking",
+    metadata,
+    Column("consumer", String(NAME_LENGTH), primary_key=True),
+    Column("topic", String(NAME_LENGTH), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("offset", BigInteger, nullable=False),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("topic", String(NAME_LENGTH), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("reason", String(ENUM_LENGTH), nullable=False),
+    Column("detail", Text(), nullable=False),
+    Column("event_id", Uuid(), nullable=True),
+    Column("case_id", String(NAME_LENGTH), nullable=True),
+    Column("dead_letter_partition", Integer, nullable=True),
+    Column("dead_letter_offset", BigInteger, nullable=True),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("topic", "partition", "offset", "reason"),
+    Index("ix_dead_letters_reason", "reason"),
+)
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)

@@ -1,0 +1,49 @@
+"""A Faust agent consuming from the real broker, not only from `test_context`."""
+
+from __future__ import annotations
+
+import asyncio
+
+import faust
+import pytest
+from kafka import KafkaProducer
+
+from streams.topics import Topics
+
+pytestmark = pytest.mark.integration
+
+
+async def test_faust_agent_consumes_from_the_broker(kafka_bootstrap: str, topics: Topics) -> None:
+    app = faust.App(
+        f"{topics.prefix}-faust",
+        broker=f"kafka://{kafka_bootstrap}",
+        store="memory://",
+        web_enabled=False,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        datadir=f"/tmp/{topics.prefix}-faust",
+    )
+    source = app.topic(topics.case_status, key_type=bytes, value_type=bytes, value_serializer="raw")
+    received: list[bytes] = []
+    all_in = asyncio.Event()
+
+    @app.agent(source, concurrency=1)
+    async def collect(stream: faust.StreamT[bytes]) -> None:
+        async for value in stream:
+            received.append(value)
+            if len(received) == 3:
+                all_in.set()
+
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    for i in range(3):
+        producer.send(topics.case_status, key=b"CASE-1", value=f"v{i}".encode())
+    producer.flush()
+    producer.close()
+
+    await app.start()
+    try:
+        await asyncio.wait_for(all_in.wait(), timeout=90)
+    finally:
+        await app.stop()
+
+    assert received == [b"v0", b"v1", b"v2"]
