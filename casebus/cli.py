@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 from collections.abc import Sequence
-from typing import Final
 
+import casebus.commands
 from infra.config import ConfigError
 from infra.errors import InfraError
 
-# Each module exposes `register(subparsers)`; its commands return an exit code.
-COMMAND_MODULES: Final = ("infra",)
+
+def command_modules() -> list[str]:
+    """Every module of `casebus.commands`; each exposes `register(subparsers)`, and the
+    commands it adds return an exit code."""
+    return sorted(m.name for m in pkgutil.iter_modules(casebus.commands.__path__))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="casebus", description="Event backbone of the MASTER KEY Asia registry."
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
+    for name in command_modules():
         importlib.import_module(f"casebus.commands.{name}").register(subparsers)
     return parser
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Final
 
 from kafka import KafkaAdminClient
@@ -10,8 +11,14 @@ from kafka.errors import TopicAlreadyExistsError
 
 from streams.topics import DEFAULT_PARTITIONS, Topics
 
-# The ingest log is the registry's record, replayed by auditors: it is never deleted.
-_KEEP_FOREVER: Final = {"retention.ms": "-1", "retention.bytes": "-1"}
+# The ingest log is the registry's record, replayed by auditors: it is never deleted. Its
+# timestamps are the broker's append times, so the worker and a later replay judge
+# "occurred_at in the future" against the same clock, one no publisher can set.
+_INGEST_CONFIG: Final = {
+    "retention.ms": "-1",
+    "retention.bytes": "-1",
+    "message.timestamp.type": "LogAppendTime",
+}
 
 
 def ensure_topics(bootstrap: str, topics: Topics, partitions: int = DEFAULT_PARTITIONS) -> None:
@@ -25,15 +32,14 @@ def ensure_topics(bootstrap: str, topics: Topics, partitions: int = DEFAULT_PART
                 name,
                 partitions,
                 replication,
-                topic_configs=_KEEP_FOREVER if name in topics.all_ingest else {},
+                topic_configs=_INGEST_CONFIG if name in topics.all_ingest else {},
             )
             for name in topics.all
             if name not in existing
         ]
         if wanted:
-            try:
+            # Another process may create them at the same moment.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass  # another process created them at the same moment
     finally:
         admin.close()

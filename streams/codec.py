@@ -13,6 +13,7 @@ import hashlib
 import io
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Final
 from uuid import UUID
 
@@ -28,7 +29,12 @@ from streams.events import (
     SampleType,
     event_type,
 )
-from streams.schema_registry import SchemaRegistry, SchemaVersion, default_registry
+from streams.schema_registry import (
+    SchemaRegistry,
+    SchemaVersion,
+    default_registry,
+    file_fingerprint,
+)
 
 MAGIC: Final = b"\xc3\x01"
 HEADER_LENGTH: Final = len(MAGIC) + 8
@@ -84,6 +90,11 @@ def fingerprint_of(data: bytes) -> bytes:
     if len(view) < HEADER_LENGTH or bytes(view[:2]) != MAGIC:
         raise NotSingleObjectError(_header_problem(view))
     return bytes(view[2:HEADER_LENGTH])
+
+
+def schema_file_fingerprint(path: Path | str) -> bytes:
+    """The 8 header bytes that values written with the schema in `path` start with (after C3 01)."""
+    return file_fingerprint(path)
 
 
 def encode_record(
@@ -174,11 +185,21 @@ def record_to_event(kind: EventType, record: Mapping[str, Any]) -> Event:
         value = record[field.name]
         enum_type = _ENUM_FIELDS.get(field.name)
         if enum_type is not None:
-            value = enum_type(value)
+            value = _enum_member(enum_type, value, f"{kind.value}.{field.name}")
         elif field.name == "actionable_alterations":
             value = tuple(value)
         values[field.name] = value
     return cls(**values)
+
+
+def _enum_member(enum_type: type[Any], value: Any, path: str) -> Any:
+    # A newer schema version may carry a symbol that this build's enum does not know yet.
+    try:
+        return enum_type(value)
+    except ValueError:
+        raise BodyMismatchError(
+            f"{path}: {value!r} is not a {enum_type.__name__} this version of casebus knows"
+        ) from None
 
 
 def _newest(name: str, registry: SchemaRegistry) -> SchemaVersion:

@@ -112,7 +112,11 @@ class Publisher:
                 pending.append((event, topic, self._send(producer, event, topic)))
             except _NotSent as refused:
                 pending.append((event, topic, refused))
-        producer.flush(timeout=self._delivery_timeout_s)
+        try:
+            producer.flush(timeout=self._delivery_timeout_s)
+        except KafkaError as exc:
+            # Not fatal here: each unacknowledged event gets its own error in its report.
+            log.warning("flush did not complete: %s", exc)
         return [self._report(event, topic, outcome) for event, topic, outcome in pending]
 
     def close(self) -> None:

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from infra.config import ConfigError, Settings
 from infra.errors import InfraError
 from infra.sites import SiteRegistry, SiteRegistryError
+from streams.admin import ensure_topics
 from streams.events import Event
 from streams.jsonlines import JsonLineError, parse_line
 from streams.publisher import Publisher, PublishError
@@ -86,11 +87,11 @@ class _Sender:
 
     def send(self, batch: list[tuple[int, Event]], tally: _Tally) -> None:
         if self._publisher is None:
-            self._publisher = Publisher(
-                self._settings.resolve_bootstrap(),
-                Topics(self._settings.topic_prefix),
-                sites=self._sites,
-            )
+            bootstrap = self._settings.resolve_bootstrap()
+            topics = Topics(self._settings.topic_prefix)
+            # A new system's topics are created with the contract's settings, not by chance.
+            ensure_topics(bootstrap, topics)
+            self._publisher = Publisher(bootstrap, topics, sites=self._sites)
         reports = self._publisher.publish_many(event for _, event in batch)
         for (number, _), report in zip(batch, reports, strict=True):
             if report.ok:

@@ -25,6 +25,7 @@ from streams.codec import (
     decode_record,
     encode_event,
     encode_record,
+    event_to_record,
 )
 from streams.events import Event
 from streams.schema_registry import DEFAULT_SCHEMAS_DIR, SchemaRegistry
@@ -151,3 +152,15 @@ def test_encoder_writes_the_newest_version(tmp_path: Path) -> None:
     newest = registry.newest("Registration")
     assert newest is not None and newest.version == 2
     assert encode_event(REGISTRATION, registry)[2:10] == newest.fingerprint
+
+
+def test_symbol_unknown_to_this_build_is_a_codec_error(tmp_path: Path) -> None:
+    folder = _with_registration_v2(tmp_path)
+    schema = json.loads((folder / "registration" / "v2.avsc").read_text())
+    cancer_type = next(f for f in schema["fields"] if f["name"] == "cancer_type")
+    cancer_type["type"]["symbols"].append("LUNG_RARE")
+    (folder / "registration" / "v2.avsc").write_text(json.dumps(schema))
+    registry = SchemaRegistry.load(folder)
+    record = {**event_to_record(REGISTRATION), "cancer_type": "LUNG_RARE"}
+    with pytest.raises(BodyMismatchError, match=r"registration\.cancer_type: 'LUNG_RARE' is not"):
+        decode_event(encode_record("Registration", record, registry), registry)

@@ -1,0 +1,355 @@
+"""One batch of ingest records in, one store transaction and the records to publish out.
+
+The checks run in DESIGN.md's order, and the first that fails names the reason: decoding,
+topic, fields, duplicate or conflict, then the case rules (site mismatch, second
+registration). The case rules are the pure functions of `agents.classification` and
+`agents.status`, re-run over each touched case's whole set of events.
+
+Effectively-once on at-least-once delivery: records at or below the store's tracked offset of
+their partition were processed before and are skipped, and the batch's tracking offsets are
+committed in the same transaction as its effects, so re-delivery changes nothing.
+
+Determinism: a record's "now" (for the five-minute future rule) is its broker timestamp, which
+the ingest topics set at append time, so a replay of the log decides exactly as the live
+worker did.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Container, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from agents.classification import CaseEvent, Classification, changes
+from agents.model import Disposition, RejectReason, StatusRow
+from agents.status import evaluate_case
+from sinks.persistence import (
+    CONSUMED,
+    DUPLICATES,
+    BatchWrite,
+    CaseRecord,
+    DeadLetterEntry,
+    DispositionChange,
+    Store,
+    StoredEvent,
+)
+from streams import codec
+from streams.events import Event, event_type
+from streams.records import SourceRecord
+from streams.topics import Topics
+from streams.validation import reason_of, validate_event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A record to publish once the batch is decided: a dead letter or a status change."""
+
+    topic: str
+    key: bytes
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one consumed record (the disposition at the time it was read)."""
+
+    record: SourceRecord
+    disposition: Disposition
+    reason: RejectReason | None = None
+    detail: str | None = None
+    event_id: UUID | None = None
+
+
+@dataclass
+class BatchResult:
+    write: BatchWrite
+    outgoing: list[Outgoing]
+    outcomes: list[Outcome]
+    status_changes: list[tuple[StatusRow | None, StatusRow]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """A record that decoded, is on its topic, and passed the field rules."""
+
+    record: SourceRecord
+    event: Event
+    digest: str
+
+
+class IngestProcessor:
+    """Decides batches of ingest records against one store, for one consumer name."""
+
+    def __init__(self, store: Store, topics: Topics, sites: Container[str], consumer: str) -> None:
+        self.store = store
+        self.topics = topics
+        self.sites = sites
+        self.consumer = consumer
+
+    def process(self, records: Sequence[SourceRecord]) -> BatchResult:
+        """Decide `records` (no writes); commit the result with `commit`."""
+        fresh = self._unprocessed(records)
+        batch = _BatchBuilder(self.topics)
+        candidates = []
+        for record in fresh:
+            checked = self._check(record)
+            if isinstance(checked, _Candidate):
+                candidates.append(checked)
+            else:
+                batch.reject_unstored(record, *checked)
+        new = self._drop_duplicates(candidates, batch)
+        self._apply_case_rules(new, batch)
+        return batch.result(self.consumer, fresh)
+
+    def commit(self, result: BatchResult) -> None:
+        self.store.commit(result.write)
+
+    def _unprocessed(self, records: Sequence[SourceRecord]) -> list[SourceRecord]:
+        tracked = self.store.tracked_offsets(self.consumer)
+        fresh: list[SourceRecord] = []
+        for record in records:
+            if record.offset > tracked.get(record.position, -1):
+                fresh.append(record)
+                tracked[record.position] = record.offset  # re-delivery inside one batch
+        return fresh
+
+    def _check(self, record: SourceRecord) -> _Candidate | tuple[RejectReason, str, Event | None]:
+        try:
+            event = codec.decode_event(record.value)
+        except codec.NotAnEventError as error:
+            return (RejectReason.WRONG_TOPIC, f"{error}, not an event of {record.topic}", None)
+        except codec.CodecError as error:
+            return (RejectReason.DECODE_ERROR, str(error), None)
+        expected = self.topics.event_type_of(record.topic)
+        if event_type(event) is not expected:
+            return (
+                RejectReason.WRONG_TOPIC,
+                f"a {event_type(event)} event does not belong on {record.topic}",
+                event,
+            )
+        now = record.timestamp or datetime.now(UTC)
+        errors = validate_event(event, sites=self.sites, now=now, key=record.key or b"")
+        if errors:
+            return (RejectReason.INVALID_FIELD, reason_of(errors), event)
+        return _Candidate(record, event, codec.content_digest(event))
+
+    def _drop_duplicates(
+        self, candidates: list[_Candidate], batch: _BatchBuilder
+    ) -> list[_Candidate]:
+        seen = self.store.known_digests({c.event.event_id for c in candidates})
+        new: list[_Candidate] = []
+        for candidate in candidates:
+            event_id = candidate.event.event_id
+            digest = seen.get(event_id)
+            if digest is None:
+                seen[event_id] = candidate.digest
+                new.append(candidate)
+            elif digest == candidate.digest:
+                batch.duplicate(candidate)
+            else:
+                batch.reject_unstored(
+                    candidate.record,
+                    RejectReason.DUPLICATE_CONFLICT,
+                    f"event_id {event_id} was already seen with different content",
+                    candidate.event,
+                )
+        return new
+
+    def _apply_case_rules(self, new: list[_Candidate], batch: _BatchBuilder) -> None:
+        by_case: dict[str, list[_Candidate]] = defaultdict(list)
+        for candidate in new:
+            by_case[candidate.event.case_id].append(candidate)
+        cases = self.store.load_cases(by_case.keys())
+        for case_id, arrivals in by_case.items():
+            self._apply_to_case(cases[case_id], arrivals, batch)
+
+    def _apply_to_case(
+        self, case: CaseRecord, arrivals: list[_Candidate], batch: _BatchBuilder
+    ) -> None:
+        stored = {s.event_id: s for s in case.events}
+        events = [CaseEvent(codec.decode_event(s.raw), _arrival(s.offset)) for s in case.events]
+        events += [CaseEvent(c.event, _arrival(c.record.offset)) for c in arrivals]
+        view = evaluate_case(events)
+        before = {s.event_id: _classification_of(s) for s in case.events}
+        for change in changes(before, view.classifications):
+            if change.before is not None:
+                batch.reclassify(stored[change.event_id], change.after)
+        for candidate in arrivals:
+            batch.store_new(candidate, view.classifications[candidate.event.event_id])
+        if view.status is not None and view.status != case.status:
+            batch.status_changed(case.status, view.status, arrivals[-1])
+
+
+def _arrival(offset: int) -> tuple[int]:
+    # All registrations of a case are in one partition, so offsets order their arrival.
+    return (offset,)
+
+
+def _classification_of(stored: StoredEvent) -> Classification:
+    if stored.disposition is Disposition.REJECTED and stored.reason is not None:
+        return Classification(Disposition.REJECTED, RejectReason(stored.reason))
+    return Classification(stored.disposition)
+
+
+class _BatchBuilder:
+    """Collects the effects of one batch: rows to write, records to publish, outcomes."""
+
+    def __init__(self, topics: Topics) -> None:
+        self.topics = topics
+        self.new_events: list[StoredEvent] = []
+        self.disposition_changes: list[DispositionChange] = []
+        self.status_rows: dict[str, StatusRow] = {}
+        self.status_changes: list[tuple[StatusRow | None, StatusRow]] = []
+        self.dead_letters: list[DeadLetterEntry] = []
+        self.outgoing: list[Outgoing] = []
+        self.outcomes: list[Outcome] = []
+        self.duplicates = 0
+
+    def reject_unstored(
+        self, record: SourceRecord, reason: RejectReason, detail: str, event: Event | None
+    ) -> None:
+        event_id = event.event_id if event else None
+        case_id = event.case_id if event else None
+        self._dead_letter(record, reason, detail, event_id, case_id)
+        self.outcomes.append(Outcome(record, Disposition.REJECTED, reason, detail, event_id))
+
+    def duplicate(self, candidate: _Candidate) -> None:
+        self.duplicates += 1
+        self.outcomes.append(
+            Outcome(candidate.record, Disposition.DUPLICATE, event_id=candidate.event.event_id)
+        )
+
+    def store_new(self, candidate: _Candidate, verdict: Classification) -> None:
+        record, event = candidate.record, candidate.event
+        self.new_events.append(
+            StoredEvent(
+                event_id=event.event_id,
+                case_id=event.case_id,
+                event_type=event_type(event),
+                site_id=event.site_id,
+                occurred_at=event.occurred_at,
+                disposition=verdict.disposition,
+                reason=verdict.reason.value if verdict.reason else None,
+                content_digest=candidate.digest,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                broker_timestamp=record.timestamp,
+                raw=record.value,
+                key=record.key,
+            )
+        )
+        if verdict.disposition is Disposition.REJECTED and verdict.reason is not None:
+            detail = verdict.message or verdict.reason.value
+            self._dead_letter(record, verdict.reason, detail, event.event_id, event.case_id)
+        self.outcomes.append(
+            Outcome(record, verdict.disposition, verdict.reason, verdict.message, event.event_id)
+        )
+
+    def reclassify(self, stored: StoredEvent, verdict: Classification) -> None:
+        reason = verdict.reason.value if verdict.reason else None
+        self.disposition_changes.append(
+            DispositionChange(
+                event_id=stored.event_id, disposition=verdict.disposition, reason=reason
+            )
+        )
+        if verdict.disposition is Disposition.REJECTED and verdict.reason is not None:
+            record = SourceRecord(
+                stored.topic,
+                stored.partition,
+                stored.offset,
+                stored.broker_timestamp,
+                stored.key,
+                stored.raw,
+            )
+            detail = verdict.message or verdict.reason.value
+            self._dead_letter(record, verdict.reason, detail, stored.event_id, stored.case_id)
+
+    def status_changed(self, previous: StatusRow | None, row: StatusRow, cause: _Candidate) -> None:
+        self.status_rows[row.case_id] = row
+        self.status_changes.append((previous, row))
+        value = codec.encode_record(
+            "CaseStatusChanged",
+            _status_changed_record(previous, row, cause),
+        )
+        self.outgoing.append(Outgoing(self.topics.case_status, row.case_id.encode(), value))
+
+    def _dead_letter(
+        self,
+        record: SourceRecord,
+        reason: RejectReason,
+        detail: str,
+        event_id: UUID | None,
+        case_id: str | None,
+    ) -> None:
+        self.dead_letters.append(
+            DeadLetterEntry(
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                reason=reason,
+                detail=detail,
+                event_id=event_id,
+                case_id=case_id,
+            )
+        )
+        value = codec.encode_record(
+            "DeadLetter",
+            {
+                "original": record.value,
+                "source_topic": record.topic,
+                "source_partition": record.partition,
+                "source_offset": record.offset,
+                "broker_timestamp": record.timestamp,
+                "key": record.key,
+                "reason_code": reason.value,
+                "reason": detail,
+                "recorded_at": datetime.now(UTC),
+                "event_id": event_id,
+                "case_id": case_id,
+            },
+        )
+        self.outgoing.append(Outgoing(self.topics.dead_letter, record.key or b"", value))
+
+    def result(self, consumer: str, consumed: Iterable[SourceRecord]) -> BatchResult:
+        offsets: dict[tuple[str, int], int] = {}
+        count = 0
+        for record in consumed:
+            count += 1
+            offsets[record.position] = max(record.offset, offsets.get(record.position, -1))
+        write = BatchWrite(
+            consumer=consumer,
+            new_events=self.new_events,
+            disposition_changes=self.disposition_changes,
+            status_rows=list(self.status_rows.values()),
+            dead_letters=self.dead_letters,
+            counter_deltas={CONSUMED: count, DUPLICATES: self.duplicates},
+            offsets=offsets,
+        )
+        return BatchResult(write, self.outgoing, self.outcomes, self.status_changes)
+
+
+def _status_changed_record(
+    previous: StatusRow | None, row: StatusRow, cause: _Candidate
+) -> dict[str, Any]:
+    return {
+        "case_id": row.case_id,
+        "site_id": row.site_id,
+        "cancer_type": row.cancer_type.value,
+        "previous_status": previous.status.value if previous else None,
+        "status": row.status.value,
+        "registered_at": row.registered_at,
+        "first_sample_received_at": row.first_sample_received_at,
+        "qa_passed_at": row.qa_passed_at,
+        "review_completed_at": row.review_completed_at,
+        "samples_received": row.samples_received,
+        "qa_failures": row.qa_failures,
+        "caused_by": cause.event.event_id,
+        "changed_at": cause.record.timestamp or datetime.now(UTC),
+    }

@@ -1,0 +1,206 @@
+"""The case lifecycle worker: a Faust app with one agent over the four ingest topics.
+
+Delivery is at-least-once from Kafka and effectively-once through the store: each batch's
+effects and tracking offsets commit in one transaction (see `agents.ingest`), and the batch is
+acknowledged to Faust only after that commit. Faust's `exactly_once` guarantee and agent
+concurrency above 1 are deliberately not used: both are known to duplicate or lose records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final, TypeVar, cast
+
+import faust
+
+from agents.ingest import BatchResult, IngestProcessor, Outgoing
+from infra.config import Settings
+from infra.sites import SiteRegistry
+from sinks.errors import StoreUnavailable
+from sinks.factory import create_store
+from sinks.persistence import Store
+from streams.admin import ensure_topics
+from streams.group_offsets import rewind_group
+from streams.records import SourceRecord, timestamp_from_millis
+from streams.topics import Topics
+
+log = logging.getLogger("casebus.worker")
+
+BATCH_MAX: Final = 1000
+BATCH_WITHIN_S: Final = 0.2
+RETRY_FIRST_S: Final = 0.5
+RETRY_MAX_S: Final = 30.0
+
+_T = TypeVar("_T")
+
+
+class BatchRunner:
+    """Runs one batch to completion: decide, publish dead letters and status changes, commit.
+
+    A batch is retried until it is stored, pausing with backoff while the database is out of
+    reach, so no offset is acknowledged past work that is not stored. Outgoing records are
+    published before the commit: a crash in between publishes them again (at-least-once),
+    never loses them.
+    """
+
+    def __init__(
+        self,
+        processor: IngestProcessor,
+        send: Callable[[Sequence[Outgoing]], Any],
+        on_stored: Callable[[BatchResult], None] = lambda _: None,
+    ) -> None:
+        self.processor = processor
+        self.send = send
+        self.on_stored = on_stored
+        # One thread owns the database connection; the event loop never blocks on SQL.
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="casebus-store")
+
+    async def run(self, records: Sequence[SourceRecord]) -> BatchResult:
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                result = await self._in_db_thread(self.processor.process, records)
+                await self.send(result.outgoing)
+                await self._in_db_thread(self.processor.commit, result)
+            except StoreUnavailable as error:
+                log.warning("status database unavailable, retrying in %.1f s: %s", delay, error)
+            except Exception:
+                # A fault here is not one record's: the records themselves never raise (they
+                # go to the dead-letter topic). Keep the batch unacknowledged and retry.
+                log.exception("batch of %d records failed, retrying in %.1f s", len(records), delay)
+            else:
+                self.on_stored(result)
+                return result
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
+
+    async def _in_db_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
+
+    def close(self) -> None:
+        self._db.shutdown(wait=True)
+
+
+def source_record(message: Any) -> SourceRecord:
+    """The Faust message of a raw-serialized topic as a `SourceRecord`."""
+    timestamp = message.timestamp
+    return SourceRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp=timestamp_from_millis(timestamp * 1000 if timestamp is not None else None),
+        key=message.key,
+        value=message.value if message.value is not None else b"",
+    )
+
+
+def create_app(settings: Settings, bootstrap: str, store: Store) -> faust.App:
+    """The worker's Faust app; a fresh one per call, with nothing kept at module level."""
+    topics = Topics(settings.topic_prefix)
+    datadir = settings.home / "faust" / settings.app_id
+    datadir.mkdir(parents=True, exist_ok=True)
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{bootstrap}",
+        store="memory://",
+        web_enabled=False,
+        topic_disable_leader=True,
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+        processing_guarantee="at_least_once",
+        producer_acks=-1,
+        datadir=str(datadir),
+    )
+    source = app.topic(*topics.all_ingest, key_serializer="raw", value_serializer="raw")
+    sinks = {
+        name: app.topic(name, key_serializer="raw", value_serializer="raw")
+        for name in (topics.dead_letter, topics.case_status)
+    }
+
+    async def send(outgoing: Sequence[Outgoing]) -> None:
+        pending = [await sinks[o.topic].send(key=o.key, value=o.value) for o in outgoing]
+        for future in pending:
+            await future  # delivered (acks=all) before the batch commits
+
+    processor = IngestProcessor(store, topics, SiteRegistry.load(), consumer=settings.app_id)
+    runner = BatchRunner(processor, send, on_stored=_log_batch)
+
+    @app.agent(source, concurrency=1, name="ingest")
+    async def ingest(stream: faust.StreamT[bytes]) -> None:
+        # take_events exists on the concrete Stream only; Faust's StreamT protocol lacks it.
+        batches = cast(faust.Stream[bytes], stream).take_events(BATCH_MAX, within=BATCH_WITHIN_S)
+        async for events in batches:
+            await runner.run([source_record(event.message) for event in events])
+
+    return app
+
+
+def _log_batch(result: BatchResult) -> None:
+    counts: dict[str, int] = {}
+    for outcome in result.outcomes:
+        counts[outcome.disposition.value] = counts.get(outcome.disposition.value, 0) + 1
+    if counts:
+        log.info(
+            "stored batch: %s; %d status change(s)",
+            ", ".join(f"{n} {d}" for d, n in sorted(counts.items())),
+            len(result.status_changes),
+        )
+
+
+def wait_for_broker(bootstrap: str, timeout_s: float | None = None) -> None:
+    """Block until the cluster answers; `faust worker` would exit at once instead."""
+    from infra.kafka_probe import broker_count
+
+    delay = 0.5
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        try:
+            if broker_count(bootstrap) > 0:
+                return
+        except Exception as error:  # any client error means: not reachable yet
+            reason = str(error) or type(error).__name__
+        else:
+            reason = "no broker in the metadata"
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"Kafka at {bootstrap} did not answer: {reason}")
+        log.warning("waiting for Kafka at %s (%s); retrying in %.0f s", bootstrap, reason, delay)
+        time.sleep(delay)
+        delay = min(delay * 2, 10.0)
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> int:
+    """Run the worker until SIGTERM or Ctrl-C; returns the exit code."""
+    bootstrap = settings.resolve_bootstrap()
+    wait_for_broker(bootstrap)
+    topics = Topics(settings.topic_prefix)
+    ensure_topics(bootstrap, topics)
+    store = create_store(settings.database_url)
+    try:
+        _wait_for_store(store)
+        moved = rewind_group(
+            bootstrap, settings.app_id, topics.all_ingest, store.tracked_offsets(settings.app_id)
+        )
+        if moved:
+            log.warning("resuming from the status database's positions: %s", moved)
+        app = create_app(settings, bootstrap, store)
+        worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+        worker.execute_from_commandline()
+    finally:
+        store.close()
+    return 0
+
+
+def _wait_for_store(store: Store) -> None:
+    delay = 0.5
+    while True:
+        try:
+            store.migrate()
+            return
+        except StoreUnavailable as error:
+            log.warning("status database unavailable (%s); retrying in %.0f s", error, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
