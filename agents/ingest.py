@@ -25,8 +25,11 @@ from typing import Any
 from uuid import UUID
 
 from agents.classification import CaseEvent, Classification, changes
+from agents.milestones import new_milestones
 from agents.model import Disposition, RejectReason, StatusRow
 from agents.status import evaluate_case
+from sinks.notification_rows import NotificationWrite, notifications_for
+from sinks.notify_config import NotifyConfig
 from sinks.persistence import (
     CONSUMED,
     DUPLICATES,
@@ -41,7 +44,7 @@ from streams import codec
 from streams.events import Event, event_type
 from streams.records import SourceRecord
 from streams.topics import Topics
-from streams.validation import reason_of, validate_event
+from streams.validation import ID_PATTERN, reason_of, validate_event
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +89,19 @@ class _Candidate:
 class IngestProcessor:
     """Decides batches of ingest records against one store, for one consumer name."""
 
-    def __init__(self, store: Store, topics: Topics, sites: Container[str], consumer: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        topics: Topics,
+        sites: Container[str],
+        consumer: str,
+        notify: NotifyConfig | None = None,
+    ) -> None:
         self.store = store
         self.topics = topics
         self.sites = sites
         self.consumer = consumer
+        self.notify = notify or NotifyConfig()
 
     def process(self, records: Sequence[SourceRecord]) -> BatchResult:
         """Decide `records` (no writes); commit the result with `commit`."""
@@ -184,6 +195,8 @@ class IngestProcessor:
             batch.store_new(candidate, view.classifications[candidate.event.event_id])
         if view.status is not None and view.status != case.status:
             batch.status_changed(case.status, view.status, arrivals[-1])
+        reached = new_milestones(events, view, case.milestone_keys)
+        batch.notifications.extend(notifications_for(reached, self.notify))
 
 
 def _arrival(offset: int) -> tuple[int]:
@@ -209,6 +222,7 @@ class _BatchBuilder:
         self.dead_letters: list[DeadLetterEntry] = []
         self.outgoing: list[Outgoing] = []
         self.outcomes: list[Outcome] = []
+        self.notifications: list[NotificationWrite] = []
         self.duplicates = 0
 
     def reject_unstored(
@@ -296,7 +310,8 @@ class _BatchBuilder:
                 reason=reason,
                 detail=detail,
                 event_id=event_id,
-                case_id=case_id,
+                # An id that broke the pattern may be any length: the index keeps ids only.
+                case_id=case_id if case_id is not None and ID_PATTERN.fullmatch(case_id) else None,
             )
         )
         value = codec.encode_record(
@@ -331,6 +346,7 @@ class _BatchBuilder:
             dead_letters=self.dead_letters,
             counter_deltas={CONSUMED: count, DUPLICATES: self.duplicates},
             offsets=offsets,
+            notifications=self.notifications,
         )
         return BatchResult(write, self.outgoing, self.outcomes, self.status_changes)
 

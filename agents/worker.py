@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -17,11 +18,16 @@ from typing import Any, Final, TypeVar, cast
 
 import faust
 
+from agents.clocks import Targets
 from agents.ingest import BatchResult, IngestProcessor, Outgoing
+from agents.overdue import ClockSweeper, sweep_interval_s, sweep_now
 from infra.config import Settings
 from infra.sites import SiteRegistry
 from sinks.errors import StoreUnavailable
 from sinks.factory import create_store
+from sinks.notify.loop import DeliveryLoop, build_channels
+from sinks.notify_config import NotifyConfig, load_notify_config
+from sinks.outbox import Outbox
 from sinks.persistence import Store
 from streams.admin import ensure_topics
 from streams.group_offsets import rewind_group
@@ -34,6 +40,7 @@ BATCH_MAX: Final = 1000
 BATCH_WITHIN_S: Final = 0.2
 RETRY_FIRST_S: Final = 0.5
 RETRY_MAX_S: Final = 30.0
+SESSION_TIMEOUT_S: Final = 10.0
 
 _T = TypeVar("_T")
 
@@ -98,7 +105,9 @@ def source_record(message: Any) -> SourceRecord:
     )
 
 
-def create_app(settings: Settings, bootstrap: str, store: Store) -> faust.App:
+def create_app(
+    settings: Settings, bootstrap: str, store: Store, notify: NotifyConfig | None = None
+) -> faust.App:
     """The worker's Faust app; a fresh one per call, with nothing kept at module level."""
     topics = Topics(settings.topic_prefix)
     datadir = settings.home / "faust" / settings.app_id
@@ -113,6 +122,9 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> faust.App:
         consumer_auto_offset_reset="earliest",
         processing_guarantee="at_least_once",
         producer_acks=-1,
+        # A restarted worker cannot join its group before a killed one's session expires;
+        # heartbeats run apart from processing, so a long batch never ends a short session.
+        broker_session_timeout=SESSION_TIMEOUT_S,
         datadir=str(datadir),
     )
     source = app.topic(*topics.all_ingest, key_serializer="raw", value_serializer="raw")
@@ -126,7 +138,10 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> faust.App:
         for future in pending:
             await future  # delivered (acks=all) before the batch commits
 
-    processor = IngestProcessor(store, topics, SiteRegistry.load(), consumer=settings.app_id)
+    notify = notify or NotifyConfig()
+    processor = IngestProcessor(
+        store, topics, SiteRegistry.load(), consumer=settings.app_id, notify=notify
+    )
     runner = BatchRunner(processor, send, on_stored=_log_batch)
 
     @app.agent(source, concurrency=1, name="ingest")
@@ -135,6 +150,27 @@ def create_app(settings: Settings, bootstrap: str, store: Store) -> faust.App:
         batches = cast(faust.Stream[bytes], stream).take_events(BATCH_MAX, within=BATCH_WITHIN_S)
         async for events in batches:
             await runner.run([source_record(event.message) for event in events])
+
+    sweeper = ClockSweeper(store, Targets.from_env(os.environ))
+
+    async def clocks() -> None:
+        # Turnaround clocks and overdue milestones; SQL runs off the event loop.
+        await asyncio.to_thread(sweep_now, sweeper)
+
+    app.timer(sweep_interval_s(os.environ), name="clocks")(clocks)
+
+    notifications = app.topic(topics.notifications, key_serializer="raw", value_serializer="raw")
+
+    async def publish_notification(key: bytes, value: bytes) -> None:
+        await (await notifications.send(key=key, value=value))  # acknowledged by the broker
+
+    delivery = DeliveryLoop(Outbox(store), build_channels(notify, publish_notification), notify)
+
+    async def deliver() -> None:
+        # Beside the ingest agent, never inside a batch: a dead receiver can not slow ingest.
+        await delivery.run()
+
+    app.task(deliver)
 
     return app
 
@@ -174,6 +210,7 @@ def wait_for_broker(bootstrap: str, timeout_s: float | None = None) -> None:
 
 def run_worker(settings: Settings, loglevel: str = "info") -> int:
     """Run the worker until SIGTERM or Ctrl-C; returns the exit code."""
+    notify = load_notify_config()  # a bad subscriptions file is refused before anything starts
     bootstrap = settings.resolve_bootstrap()
     wait_for_broker(bootstrap)
     topics = Topics(settings.topic_prefix)
@@ -186,7 +223,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> int:
         )
         if moved:
             log.warning("resuming from the status database's positions: %s", moved)
-        app = create_app(settings, bootstrap, store)
+        app = create_app(settings, bootstrap, store, notify)
         worker = faust.Worker(app, loglevel=loglevel, quiet=True)
         worker.execute_from_commandline()
     finally:

@@ -107,6 +107,16 @@ def mean_size(events: Sequence[Event]) -> tuple[float, float]:
     return avro_bytes, json_bytes
 
 
+def measure_all(events: Sequence[Event], rounds: int) -> dict[str, float]:
+    """Microseconds per event (encode then decode) of each codec, best of `rounds`."""
+    runs: dict[str, Callable[[Sequence[Event]], None]] = {
+        "fastavro": fastavro_round,
+        "avro": avro_round_factory(events),
+        "json": json_round,
+    }
+    return {name: round(best_microseconds(run, events, rounds), 1) for name, run in runs.items()}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--events", type=int, default=3000)

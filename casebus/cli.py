@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 import casebus.commands
+from casebus.timestamps import TimestampError
 from infra.config import ConfigError
 from infra.errors import InfraError
 
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)
-    except (InfraError, ConfigError) as error:
+    except (InfraError, ConfigError, TimestampError) as error:
         print(f"casebus: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

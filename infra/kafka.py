@@ -70,6 +70,8 @@ class LocalCluster:
         self.state_file = self.dir / "cluster.json"
         jar_root = jar_cache or Path(os.environ.get("CASEBUS_JAR_CACHE") or home / "jars")
         self.jars = JarCache(jar_root)
+        # Nodes this very process spawned: their exit is seen by poll(), even before exec.
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
 
     # -- queries ---------------------------------------------------------------------------
 
@@ -84,7 +86,13 @@ class LocalCluster:
             ) from None
 
     def running_nodes(self, state: ClusterState) -> list[Node]:
-        return [n for n in state.nodes if n.pid is not None and self._is_our_process(n)]
+        return [n for n in state.nodes if self._is_running(n)]
+
+    def _is_running(self, node: Node) -> bool:
+        child = self._children.get(node.node_id)
+        if child is not None:
+            return child.poll() is None
+        return self._is_our_process(node)
 
     def running_bootstrap(self) -> str:
         """The address of the running local cluster, or a one-line error saying how to start it."""
@@ -180,7 +188,7 @@ class LocalCluster:
         node_dir = self._node_dir(node)
         stdout = (node_dir / "logs" / "stdout.log").open("ab")
         with stdout:
-            process = subprocess.Popen(
+            self._children[node.node_id] = process = subprocess.Popen(
                 [
                     java,
                     *_HEAP,
@@ -230,13 +238,14 @@ class LocalCluster:
         for node in alive:
             _signal(node, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_S
-        while time.monotonic() < deadline and any(self._is_our_process(n) for n in alive):
+        while time.monotonic() < deadline and any(self._is_running(n) for n in alive):
             time.sleep(0.2)
         for node in alive:
-            if self._is_our_process(node):
+            if self._is_running(node):
                 _signal(node, signal.SIGKILL)
         for node in alive:
             _reap(node)
+        self._children.clear()
         for node in state.nodes:
             node.pid = None
         self._save(state)
@@ -268,6 +277,11 @@ class LocalCluster:
             return False
         props = str(self._node_dir(node) / "server.properties").encode()
         return b"kafka.Kafka" in cmdline and props in cmdline
+
+    def exited(self, node: Node) -> bool:
+        """True when a node this process started has exited."""
+        child = self._children.get(node.node_id)
+        return child is not None and child.poll() is not None
 
     def describe_exit(self, node: Node) -> str:
         """The last error the node logged, for a one-line failure message."""
@@ -324,7 +338,7 @@ def _wait_until_answering(
     while time.monotonic() < deadline:
         if watch is not None:
             for node in state.nodes:
-                if not watch._is_our_process(node):
+                if watch.exited(node):
                     raise InfraError(
                         f"Kafka node {node.node_id} exited at start: {watch.describe_exit(node)}"
                     )

@@ -15,11 +15,15 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from agents.model import Disposition, RejectReason, StatusRow
 from sinks.errors import StoreNotEmpty
 from streams.events import EventType
+
+if TYPE_CHECKING:
+    from sinks.notification_rows import NotificationWrite
 
 #: Counter names the worker adds deltas to in each batch.
 CONSUMED = "consumed"
@@ -83,11 +87,13 @@ class DeadLetterEntry:
 
 @dataclass(frozen=True, slots=True)
 class CaseRecord:
-    """Everything stored about one case: its events in order key order, and its status row."""
+    """Everything stored about one case: its events in order key order, its status row, and
+    the keys of the milestones already recorded for it."""
 
     case_id: str
     events: tuple[StoredEvent, ...]
     status: StatusRow | None
+    milestone_keys: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,7 +102,8 @@ class BatchWrite:
 
     `offsets` maps each (topic, partition) to the offset of the last record of the batch that
     was processed there; a stored offset only ever moves forward. `counter_deltas` are added
-    to the named counters (see `CONSUMED`, `DUPLICATES`).
+    to the named counters (see `CONSUMED`, `DUPLICATES`). `notifications` are new milestones
+    with their deliveries; one already recorded is left as it is.
     """
 
     consumer: str
@@ -106,6 +113,7 @@ class BatchWrite:
     dead_letters: Sequence[DeadLetterEntry] = ()
     counter_deltas: Mapping[str, int] = field(default_factory=dict)
     offsets: Mapping[TopicPartition, int] = field(default_factory=dict)
+    notifications: Sequence[NotificationWrite] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

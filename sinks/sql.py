@@ -41,6 +41,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from agents.model import CaseStatus, Disposition, RejectReason, StatusRow
 from sinks.errors import StoreError, StoreIntegrityError, StoreUnavailable
 from sinks.migrate import upgrade_to_head
+from sinks.notification_rows import insert_notifications, recorded_keys
 from sinks.persistence import (
     CONSUMED,
     DUPLICATES,
@@ -188,6 +189,7 @@ class SqlAlchemyStore(Store):
         wanted = set(case_ids)
         stored: dict[str, list[StoredEvent]] = {case_id: [] for case_id in wanted}
         statuses: dict[str, StatusRow] = {}
+        keys: dict[str, set[str]] = {}
         with self._transaction(f"loading {len(wanted)} case(s)", snapshot=True) as conn:
             for chunk in _chunks(wanted):
                 event_query = (
@@ -201,8 +203,14 @@ class SqlAlchemyStore(Store):
                 statuses.update(
                     {row.case_id: _status_row(row) for row in conn.execute(status_query)}
                 )
+                keys.update(recorded_keys(conn, chunk))
         return {
-            case_id: CaseRecord(case_id, tuple(stored[case_id]), statuses.get(case_id))
+            case_id: CaseRecord(
+                case_id,
+                tuple(stored[case_id]),
+                statuses.get(case_id),
+                frozenset(keys.get(case_id, ())),
+            )
             for case_id in wanted
         }
 
@@ -217,6 +225,7 @@ class SqlAlchemyStore(Store):
             self._insert_dead_letters(conn, batch.dead_letters)
             self._add_counters(conn, batch.counter_deltas)
             self._advance_tracking(conn, batch.consumer, batch.offsets)
+            insert_notifications(conn, batch.notifications, datetime.now(UTC))
 
     def _insert_events(self, conn: Connection, new_events: Sequence[StoredEvent]) -> None:
         if new_events:

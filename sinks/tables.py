@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -23,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     Uuid,
+    func,
 )
 
 # Stable constraint names, so that later migrations can refer to them on every backend.
@@ -101,6 +104,8 @@ events = Table(
     Column("broker_timestamp", UtcDateTime(), nullable=True),
     Column("raw", LargeBinary(), nullable=False),
     Column("key", LargeBinary(), nullable=True),
+    # Set by the database when the event is stored (revision 0003): publish-to-store latency.
+    Column("stored_at", UtcDateTime(), nullable=False, server_default=func.now()),
     UniqueConstraint("topic", "partition", "offset"),
     # A case's events are always read together, in order key order.
     Index("ix_events_case_id", "case_id", "occurred_at", "event_id"),
@@ -140,4 +145,59 @@ counters = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", BigInteger, nullable=False),
+)
+
+#: Milestones reached by cases: the key is stable (case, milestone, sample or stage), so a
+#: milestone is recorded once however often its events are processed.
+milestones = Table(
+    "milestones",
+    metadata,
+    Column("key", String(NAME_LENGTH), primary_key=True),
+    Column("case_id", String(CASE_ID_LENGTH), nullable=False, index=True),
+    Column("milestone", String(ENUM_LENGTH), nullable=False),
+    Column("site_id", String(SITE_ID_LENGTH), nullable=False),
+    Column("status", String(ENUM_LENGTH), nullable=False),
+    Column("sample_id", String(CASE_ID_LENGTH), nullable=True),
+    Column("stage", String(ENUM_LENGTH), nullable=True),
+    Column("occurred_at", UtcDateTime(), nullable=False),
+    Column("details", Text(), nullable=False),
+    Column("recorded_at", UtcDateTime(), nullable=False),
+)
+
+#: One delivery of one milestone to one subscriber. The unique (milestone_key, subscriber)
+#: pair is what makes each milestone reach each subscriber once.
+notification_outbox = Table(
+    "notification_outbox",
+    metadata,
+    # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
+    Column("delivery_id", Uuid(), nullable=False, unique=True),
+    Column("milestone_key", String(NAME_LENGTH), ForeignKey("milestones.key"), nullable=False),
+    Column("subscriber", String(NAME_LENGTH), nullable=False),
+    Column("channel", String(ENUM_LENGTH), nullable=False),
+    Column("state", String(ENUM_LENGTH), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime(), nullable=False),
+    Column("last_error", Text(), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("delivered_at", UtcDateTime(), nullable=True),
+    UniqueConstraint("milestone_key", "subscriber"),
+    # The delivery loop asks for pending rows whose next attempt is due.
+    Index("ix_notification_outbox_due", "state", "next_attempt_at"),
+)
+
+#: The turnaround clock of each waiting case (and of each orphan case), recomputed on a timer.
+#: Kept apart from case_status, whose rows are a pure function of the events.
+case_clocks = Table(
+    "case_clocks",
+    metadata,
+    Column("case_id", String(CASE_ID_LENGTH), primary_key=True),
+    Column("site_id", String(SITE_ID_LENGTH), nullable=False),
+    Column("stage", String(ENUM_LENGTH), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("due_at", UtcDateTime(), nullable=False),
+    Column("overdue", Boolean(), nullable=False),
+    Column("overdue_since", UtcDateTime(), nullable=True),
+    Column("checked_at", UtcDateTime(), nullable=False),
+    Index("ix_case_clocks_stage", "stage", "overdue"),
 )

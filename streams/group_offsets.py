@@ -13,7 +13,11 @@ import time
 from collections.abc import Collection, Mapping
 
 from kafka import KafkaAdminClient, TopicPartition
-from kafka.errors import CoordinatorNotAvailableError, NotCoordinatorError
+from kafka.errors import (
+    CoordinatorLoadInProgressError,
+    CoordinatorNotAvailableError,
+    NotCoordinatorError,
+)
 from kafka.structs import OffsetAndMetadata
 
 
@@ -55,7 +59,8 @@ def rewind_group(
 def _committed_offsets(
     admin: KafkaAdminClient, group: str, timeout_s: float = 60.0
 ) -> dict[TopicPartition, OffsetAndMetadata]:
-    # A new cluster creates its offsets topic, and so its group coordinator, on first use.
+    # A new cluster creates its offsets topic, and so its group coordinator, on first use;
+    # the coordinator then answers "loading" until it has read that topic.
     deadline = time.monotonic() + timeout_s
     while True:
         try:
@@ -63,7 +68,11 @@ def _committed_offsets(
                 {group: None}
             ).get(group, {})
             return result
-        except (CoordinatorNotAvailableError, NotCoordinatorError):
+        except (
+            CoordinatorNotAvailableError,
+            CoordinatorLoadInProgressError,
+            NotCoordinatorError,
+        ):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)

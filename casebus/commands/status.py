@@ -10,11 +10,14 @@ from datetime import datetime
 from typing import Any
 
 from agents.model import StatusRow
+from casebus.timestamps import parse_as_of
 from infra.config import Settings
 from infra.sites import SiteRegistry
 from sinks.errors import StoreError
 from sinks.factory import create_store
 from sinks.persistence import Store, StoredEvent
+from streams.log_reader import LogReadError
+from streams.topics import Topics
 
 
 def register(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -25,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "--orphans", action="store_true", help="held events of cases not yet registered"
     )
     status.add_argument("--json", action="store_true", help="JSON instead of a table")
+    status.add_argument(
+        "--as-of",
+        metavar="TIMESTAMP",
+        help="the rows as they stood at this broker time (ISO-8601 with offset)",
+    )
     status.set_defaults(func=_status)
     stats = subparsers.add_parser("stats", help="counters over everything the worker read")
     stats.add_argument("--json", action="store_true", help="JSON instead of text")
@@ -41,12 +49,18 @@ def _status(args: argparse.Namespace) -> int:
     if args.site and args.site not in SiteRegistry.load():
         print(f"casebus: unknown site {args.site!r}", file=sys.stderr)
         return 1
+    if args.as_of and args.orphans:
+        print("casebus: --orphans shows the present; it does not take --as-of", file=sys.stderr)
+        return 2
     try:
-        with _open_store() as store:
-            if args.orphans:
-                return _print_orphans(store.orphans(), args.json)
-            rows = store.status_rows(case_id=args.case, site_id=args.site)
-    except StoreError as error:
+        if args.as_of:
+            rows = _rows_as_of(args)
+        else:
+            with _open_store() as store:
+                if args.orphans:
+                    return _print_orphans(store.orphans(), args.json)
+                rows = store.status_rows(case_id=args.case, site_id=args.site)
+    except (StoreError, LogReadError) as error:
         print(f"casebus: {error}", file=sys.stderr)
         return 1
     if args.case and not rows:
@@ -58,6 +72,21 @@ def _status(args: argparse.Namespace) -> int:
     else:
         print(_table(rows))
     return 0
+
+
+def _rows_as_of(args: argparse.Namespace) -> list[StatusRow]:
+    """The rows rebuilt from the log records up to `--as-of` (broker time)."""
+    from agents.replay import status_rows_as_of
+
+    settings = Settings.from_env()
+    return status_rows_as_of(
+        settings.resolve_bootstrap(),
+        Topics(settings.topic_prefix),
+        SiteRegistry.load(),
+        parse_as_of(args.as_of),
+        case_id=args.case,
+        site_id=args.site,
+    )
 
 
 def _stats(args: argparse.Namespace) -> int:

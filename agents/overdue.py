@@ -1,0 +1,158 @@
+"""The clock sweep: recompute every waiting case's turnaround clock and raise what is late.
+
+Run on a timer by the worker (and directly by tests). Each sweep reads the stored events of
+the waiting cases and the orphans, applies the pure rules of `agents.clocks`, and stores the
+result in one transaction: the `case_clocks` table and any new `OVERDUE` / `ORPHAN_OVERDUE`
+milestones. A milestone's key is (case, OVERDUE, stage) or (case, ORPHAN_OVERDUE), and a key
+is recorded once, so each overdue stage of a case, and each overdue orphan, is raised once
+however many sweeps see it.
+
+An orphan's clock starts when its first held event reached the broker (its broker timestamp,
+or its `occurred_at` when the record had none): the grace period is about a registration that
+has not followed, not about when the sample was taken.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from agents.clocks import Clock, ClockConfigError, Stage, Targets, case_clock, orphan_clock
+from agents.milestones import Milestone, milestone_for_orphan_overdue, milestone_for_overdue
+from agents.model import CaseStatus, Disposition
+from sinks.clock_table import ClockRow, record_sweep, waiting_case_ids
+from sinks.errors import StoreError
+from sinks.persistence import CaseRecord, Store, StoredEvent
+from streams import codec
+
+log = logging.getLogger(__name__)
+
+#: Cases loaded per read, to bound memory on a large registry.
+CASES_PER_READ = 500
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    """What one sweep found: every clock, and the milestones it raised for the first time."""
+
+    clocks: list[ClockRow]
+    raised: list[Milestone]
+
+    def overdue(self, stage: Stage) -> int:
+        return sum(1 for clock in self.clocks if clock.overdue and clock.stage is stage)
+
+
+class ClockSweeper:
+    """Recomputes the clocks of one store's cases against the given targets."""
+
+    def __init__(self, store: Store, targets: Targets) -> None:
+        self.store = store
+        self.targets = targets
+
+    def sweep(self, now: datetime) -> SweepResult:
+        rows: list[ClockRow] = []
+        candidates: list[Milestone] = []
+        for clock, site_id, status in self._case_clocks():
+            rows.append(_row(clock, site_id, now))
+            if clock.is_overdue(now):
+                candidates.append(_overdue_milestone(clock, site_id, status))
+        for clock, site_id, held in self._orphan_clocks():
+            rows.append(_row(clock, site_id, now))
+            if clock.is_overdue(now):
+                candidates.append(_orphan_milestone(clock, site_id, held))
+        raised = record_sweep(self.store, rows, candidates, now)
+        for milestone in raised:
+            log.debug("%s: %s %s", milestone.case_id, milestone.kind, milestone.stage or "")
+        if raised:
+            log.info("clock sweep: %d clock(s), %d newly overdue", len(rows), len(raised))
+        return SweepResult(rows, raised)
+
+    def _case_clocks(self) -> Iterable[tuple[Clock, str, CaseStatus]]:
+        ids = waiting_case_ids(self.store)
+        for start in range(0, len(ids), CASES_PER_READ):
+            cases = self.store.load_cases(ids[start : start + CASES_PER_READ])
+            for case in cases.values():
+                clock = self._clock_of(case)
+                if clock is not None and case.status is not None:
+                    yield clock, case.status.site_id, case.status.status
+
+    def _clock_of(self, case: CaseRecord) -> Clock | None:
+        accepted = [
+            codec.decode_event(stored.raw)
+            for stored in case.events
+            if stored.disposition is Disposition.ACCEPTED
+        ]
+        return case_clock(accepted, self.targets)
+
+    def _orphan_clocks(self) -> Iterable[tuple[Clock, str, Sequence[StoredEvent]]]:
+        by_case: dict[str, list[StoredEvent]] = defaultdict(list)
+        for stored in self.store.orphans():
+            by_case[stored.case_id].append(stored)
+        for case_id, held in by_case.items():
+            since = min(stored.broker_timestamp or stored.occurred_at for stored in held)
+            yield orphan_clock(case_id, since, self.targets), held[0].site_id, held
+
+
+def _row(clock: Clock, site_id: str, now: datetime) -> ClockRow:
+    overdue = clock.is_overdue(now)
+    return ClockRow(
+        case_id=clock.case_id,
+        site_id=site_id,
+        stage=clock.stage,
+        started_at=clock.started_at,
+        due_at=clock.due_at,
+        overdue=overdue,
+        overdue_since=clock.due_at if overdue else None,
+    )
+
+
+def _overdue_milestone(clock: Clock, site_id: str, status: CaseStatus) -> Milestone:
+    details = {"started_at": clock.started_at.isoformat(), "due_at": clock.due_at.isoformat()}
+    return milestone_for_overdue(
+        clock.case_id, site_id, clock.stage.value, status, clock.due_at, details
+    )
+
+
+def _orphan_milestone(clock: Clock, site_id: str, held: Sequence[StoredEvent]) -> Milestone:
+    details = {
+        "registered": "false",
+        "held_events": str(len(held)),
+        "held_since": clock.started_at.isoformat(),
+        "due_at": clock.due_at.isoformat(),
+    }
+    # The notification contract needs a status; an orphan has none, so it reports the status
+    # the case will have once its registration arrives, and `registered` says it has not.
+    return milestone_for_orphan_overdue(
+        clock.case_id, site_id, CaseStatus.REGISTERED, clock.due_at, details
+    )
+
+
+#: Seconds between two sweeps unless `CASEBUS_CLOCK_SWEEP_SECONDS` says otherwise.
+SWEEP_INTERVAL_VARIABLE = "CASEBUS_CLOCK_SWEEP_SECONDS"
+DEFAULT_SWEEP_INTERVAL_S = 30.0
+
+
+def sweep_interval_s(env: Mapping[str, str]) -> float:
+    """The sweep interval from `env`; raises `ClockConfigError` naming a malformed value."""
+    text = (env.get(SWEEP_INTERVAL_VARIABLE) or "").strip()
+    if not text:
+        return DEFAULT_SWEEP_INTERVAL_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise ClockConfigError(f"{SWEEP_INTERVAL_VARIABLE}={text!r}: expected seconds > 0")
+    return seconds
+
+
+def sweep_now(sweeper: ClockSweeper) -> SweepResult | None:
+    """One sweep at the current time; a store fault is logged and the next sweep retries."""
+    try:
+        return sweeper.sweep(datetime.now(UTC))
+    except StoreError as error:
+        log.warning("clock sweep skipped: %s", error)
+        return None

@@ -1,0 +1,301 @@
+"""The measurements: producing the workload, the reference readers, the worker pipeline,
+publish-to-status latency and replay, each on its own fresh topic prefix."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+from kafka import KafkaConsumer, KafkaProducer
+from sqlalchemy import create_engine, text
+
+from bench.workload import Produced, generate
+from streams.admin import ensure_topics
+from streams.codec import decode_record
+from streams.events import event_type
+from streams.topics import Topics
+
+
+def fresh_topics(bootstrap: str) -> Topics:
+    topics = Topics(f"bench{uuid.uuid4().hex[:8]}")
+    ensure_topics(bootstrap, topics)
+    return topics
+
+
+def produce(bootstrap: str, topics: Topics, items: Iterable[Produced]) -> int:
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=20,
+        batch_size=512 * 1024,
+    )
+    count = 0
+    for item in items:
+        producer.send(topics.ingest(event_type(item.event)), key=item.key, value=item.value)
+        count += 1
+    producer.flush()
+    producer.close()
+    return count
+
+
+@dataclass
+class Rate:
+    events: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else float("nan")
+
+
+async def _bare_read(bootstrap: str, topics: Topics, total: int) -> Rate:
+    consumer = AIOKafkaConsumer(
+        *topics.all_ingest,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-bare-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        fetch_max_bytes=16 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        seen = 0
+        first_at = None
+        first_count = 0
+        while seen < total:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            got = sum(len(records) for records in batches.values())
+            if got and first_at is None:
+                first_at, first_count = time.perf_counter(), got
+            seen += got
+        assert first_at is not None
+        return Rate(seen - first_count, time.perf_counter() - first_at)
+    finally:
+        await consumer.stop()
+
+
+def bare_aiokafka_read(bootstrap: str, topics: Topics, total: int) -> Rate:
+    """A consumer that only reads: the ceiling for any Python pipeline on these topics."""
+    return asyncio.run(_bare_read(bootstrap, topics, total))
+
+
+def consumer_performance(classpath: str, bootstrap: str, topics: Topics, total: int) -> Rate:
+    """Kafka's own ConsumerPerformance tool, from the same jars as the broker."""
+    pattern = (
+        re.escape(topics.prefix) + r"\.(registration|sample-received|qa-result|review-complete)"
+    )
+    output = subprocess.run(
+        [
+            "java",
+            "-cp",
+            classpath,
+            "org.apache.kafka.tools.ConsumerPerformance",
+            "--bootstrap-server",
+            bootstrap,
+            "--include",
+            pattern,
+            "--num-records",
+            str(total),
+            "--timeout",
+            "60000",
+            "--group",
+            f"bench-perf-{uuid.uuid4().hex[:8]}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    # Columns: start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg,
+    # nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
+    row = output.strip().splitlines()[-1].split(", ")
+    fetch_ms = float(row[7])
+    return Rate(int(row[4]), fetch_ms / 1000)
+
+
+@dataclass
+class PipelineRun:
+    rate: Rate
+    rss_mib_at: dict[int, float]
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _consumed(engine_url: str) -> int:
+    engine = create_engine(engine_url)
+    try:
+        with engine.connect() as conn:
+            value = conn.execute(text("SELECT value FROM counters WHERE name = 'consumed'"))
+            return int(value.scalar() or 0)
+    except Exception:  # the worker has not created its tables yet
+        return 0
+    finally:
+        engine.dispose()
+
+
+def start_worker(
+    bootstrap: str, topics: Topics, database_url: str, home: Path
+) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "CASEBUS_KAFKA_BOOTSTRAP": bootstrap,
+        "CASEBUS_TOPIC_PREFIX": topics.prefix,
+        "CASEBUS_DATABASE_URL": database_url,
+        "CASEBUS_HOME": str(home),
+    }
+    log = (home / "worker.log").open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "casebus", "worker", "--loglevel", "warn"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+
+
+def pipeline(
+    bootstrap: str,
+    topics: Topics,
+    database_url: str,
+    total: int,
+    rss_marks: Iterable[int] = (),
+    timeout_s: float = 3600,
+) -> PipelineRun:
+    """The real worker from first record stored to last status row committed."""
+    marks = sorted(rss_marks)
+    rss: dict[int, float] = {}
+    with tempfile.TemporaryDirectory(prefix="casebus-bench-") as home:
+        worker = start_worker(bootstrap, topics, database_url, Path(home))
+        try:
+            first_at = None
+            first_count = 0
+            deadline = time.monotonic() + timeout_s
+            consumed = 0
+            while consumed < total:
+                if worker.poll() is not None:
+                    raise RuntimeError(f"worker exited with {worker.returncode}; see its log")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"pipeline consumed only {consumed} of {total}")
+                time.sleep(0.1)
+                consumed = _consumed(database_url)
+                if consumed and first_at is None:
+                    first_at, first_count = time.perf_counter(), consumed
+                while marks and consumed >= marks[0]:
+                    rss[marks.pop(0)] = _rss_mib(worker.pid)
+            assert first_at is not None
+            rate = Rate(total - first_count, time.perf_counter() - first_at)
+            rss[total] = _rss_mib(worker.pid)
+        finally:
+            stop_worker(worker)
+    return PipelineRun(rate, rss)
+
+
+def latency(
+    bootstrap: str, topics: Topics, database_url: str, rate: int, seconds: int
+) -> list[float]:
+    """Publish-to-status latencies (ms) at a fixed offered rate: from the send of an event
+    to the arrival of the CaseStatusChanged it caused (published with the batch's commit)."""
+    items = list(generate(rate * seconds, seed=7))
+    with tempfile.TemporaryDirectory(prefix="casebus-bench-") as home:
+        worker = start_worker(bootstrap, topics, database_url, Path(home))
+        try:
+            warm = items.pop(0)
+            produce(bootstrap, topics, [warm])
+            while _consumed(database_url) < 1:
+                time.sleep(0.1)
+            statuses = KafkaConsumer(
+                topics.case_status,
+                bootstrap_servers=bootstrap,
+                auto_offset_reset="latest",
+                group_id=f"bench-lat-{uuid.uuid4().hex[:8]}",
+            )
+            statuses.poll(timeout_ms=1000)  # join and position at the end
+            sent = _send_at_rate(bootstrap, topics, items, rate)
+            arrived: dict[str, float] = {}
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len(arrived) < len(sent) * 0.95:
+                for records in statuses.poll(timeout_ms=500).values():
+                    now = time.time()
+                    for record in records:
+                        _, fields = decode_record(record.value)
+                        arrived.setdefault(str(fields["caused_by"]), now)
+            statuses.close()
+        finally:
+            stop_worker(worker)
+    return sorted((arrived[i] - sent[i]) * 1000 for i in arrived if i in sent)
+
+
+def _send_at_rate(
+    bootstrap: str, topics: Topics, items: list[Produced], rate: int
+) -> dict[str, float]:
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=0
+    )
+    sent: dict[str, float] = {}
+    start = time.perf_counter()
+    for n, item in enumerate(items):
+        delay = start + n / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        sent[str(item.event.event_id)] = time.time()
+        producer.send(topics.ingest(event_type(item.event)), key=item.key, value=item.value)
+    producer.flush()
+    producer.close()
+    return sent
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def replay(bootstrap: str, topics: Topics, total: int) -> Rate | None:
+    """`casebus replay` into an empty SQLite database, when the command exists."""
+    with tempfile.TemporaryDirectory(prefix="casebus-bench-") as home:
+        env = {
+            **os.environ,
+            "CASEBUS_KAFKA_BOOTSTRAP": bootstrap,
+            "CASEBUS_TOPIC_PREFIX": topics.prefix,
+            "CASEBUS_HOME": home,
+        }
+        target = f"sqlite:///{home}/replay.db"
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "casebus", "replay", "--database", target],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        elapsed = time.perf_counter() - started
+        if result.returncode != 0:
+            print(f"replay failed: {result.stderr.strip()[-300:]}", file=sys.stderr)
+            return None
+        return Rate(total, elapsed)

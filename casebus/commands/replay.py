@@ -1,0 +1,142 @@
+"""`casebus replay` and `casebus verify`: rebuild the status tables from the ingest log, and
+compare the live tables with a rebuild, row by row."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from agents.replay import replay_records
+from casebus.timestamps import TimestampError, parse_as_of
+from infra.config import Settings
+from infra.sites import SiteRegistry
+from sinks.errors import StoreError
+from sinks.factory import create_store
+from sinks.persistence import Store
+from sinks.reset import drop_tables, existing_tables
+from sinks.snapshot import TableSnapshot, read_snapshot
+from sinks.snapshot_diff import describe, diff_snapshots
+from streams.log_reader import LogReadError, read_topics
+from streams.topics import Topics
+
+
+def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+    replay = subparsers.add_parser(
+        "replay", help="rebuild the status tables from the ingest log into an empty database"
+    )
+    replay.add_argument("--database", metavar="URL", required=True, help="the database to fill")
+    replay.add_argument(
+        "--as-of", metavar="TIMESTAMP", help="only records the broker had by then (ISO-8601)"
+    )
+    replay.add_argument(
+        "--force", action="store_true", help="drop and recreate casebus tables already there"
+    )
+    replay.set_defaults(func=_replay)
+    verify = subparsers.add_parser(
+        "verify", help="compare the live status tables with a rebuild from the log"
+    )
+    verify.add_argument(
+        "--against",
+        metavar="URL",
+        help="a database rebuilt by `casebus replay` (default: rebuild into a temporary one)",
+    )
+    verify.set_defaults(func=_verify)
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"casebus: {message}", file=sys.stderr)
+    return code
+
+
+def _replay(args: argparse.Namespace) -> int:
+    try:
+        as_of = parse_as_of(args.as_of) if args.as_of else None
+    except TimestampError as error:
+        return _fail(str(error), 2)
+    settings = Settings.from_env()
+    try:
+        with create_store(args.database) as store:
+            _prepare_empty(store, force=args.force)
+            counts = rebuild(settings, store, as_of, progress=True)
+            rows = len(store.status_rows())
+            target = store.display_url
+    except (StoreError, LogReadError) as error:
+        return _fail(str(error))
+    print(f"replayed {_summary(counts)} into {target}: {rows} case status row(s)")
+    return 0
+
+
+def _prepare_empty(store: Store, *, force: bool) -> None:
+    tables = existing_tables(store)
+    if tables and not force:
+        raise StoreError(
+            f"replay needs an empty database, but {store.display_url} already holds casebus "
+            f"tables ({', '.join(tables)}); use --force to drop and recreate them"
+        )
+    if tables:
+        drop_tables(store)
+    store.migrate()
+
+
+def rebuild(
+    settings: Settings, store: Store, as_of: datetime | None, *, progress: bool
+) -> Counter[str]:
+    """Replay the ingest log of `settings`' system into the migrated, empty `store`."""
+    topics = Topics(settings.topic_prefix)
+    scan = read_topics(settings.resolve_bootstrap(), topics.all_ingest, as_of)
+    with (
+        scan,
+        tqdm(
+            total=scan.total, unit="rec", file=sys.stderr, disable=not progress, desc="replay"
+        ) as bar,
+    ):
+        return replay_records(scan, store, topics, SiteRegistry.load(), on_batch=bar.update)
+
+
+def _summary(counts: Counter[str]) -> str:
+    parts = ", ".join(f"{counts[name]} {name}" for name in sorted(counts))
+    return f"{counts.total()} record(s) ({parts or 'none'})"
+
+
+def _verify(args: argparse.Namespace) -> int:
+    settings = Settings.from_env()
+    try:
+        live = _snapshot(settings.database_url)
+        rebuilt = _snapshot(args.against) if args.against else _rebuild_snapshot(settings)
+    except (StoreError, LogReadError) as error:
+        return _fail(str(error), 2)
+    differences = diff_snapshots(live, rebuilt)
+    if differences:
+        for difference in differences:
+            print("\n".join(describe(difference)))
+        print(f"{len(differences)} row(s) differ", file=sys.stderr)
+        return 1
+    print(
+        f"{live.size} rows identical ({len(live.status)} status rows, "
+        f"{len(live.dispositions)} event dispositions, {len(live.dead_letters)} dead letters)"
+    )
+    return 0
+
+
+def _snapshot(url: str) -> TableSnapshot:
+    with create_store(url) as store:
+        if "case_status" not in existing_tables(store):
+            raise StoreError(f"{store.display_url} holds no casebus status tables")
+        return read_snapshot(store)
+
+
+def _rebuild_snapshot(settings: Settings) -> TableSnapshot:
+    with (
+        tempfile.TemporaryDirectory(prefix="casebus-verify-") as directory,
+        create_store(f"sqlite:///{Path(directory) / 'rebuilt.db'}") as store,
+    ):
+        store.migrate()
+        rebuild(settings, store, None, progress=True)
+        return read_snapshot(store)

@@ -1,0 +1,122 @@
+"""The `case_clocks` table: each waiting case's turnaround clock and whether it is overdue.
+
+The worker's clock sweep replaces the whole table's content in one transaction, so readers
+(the dashboard) always see one sweep's consistent picture.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from agents.clocks import Stage
+from agents.milestones import Milestone
+from agents.model import CaseStatus
+from sinks.access import transaction
+from sinks.persistence import Store
+from sinks.tables import case_clocks, case_status, milestones
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClockRow:
+    """One row of `case_clocks`."""
+
+    case_id: str
+    site_id: str
+    stage: Stage
+    started_at: datetime
+    due_at: datetime
+    overdue: bool
+    overdue_since: datetime | None
+
+
+def waiting_case_ids(store: Store) -> list[str]:
+    """Ids of the registered cases whose clock runs (every status but REVIEW_COMPLETE)."""
+    query = (
+        select(case_status.c.case_id)
+        .where(case_status.c.status != CaseStatus.REVIEW_COMPLETE.value)
+        .order_by(case_status.c.case_id)
+    )
+    with transaction(store, "reading waiting cases") as conn:
+        return list(conn.execute(query).scalars())
+
+
+def load_clocks(store: Store, *, overdue_only: bool = False) -> list[ClockRow]:
+    """The stored clocks, ordered by due time (the most overdue first), then case id."""
+    query = select(case_clocks).order_by(case_clocks.c.due_at, case_clocks.c.case_id)
+    if overdue_only:
+        query = query.where(case_clocks.c.overdue.is_(True))
+    with transaction(store, "reading case clocks") as conn:
+        return [
+            ClockRow(
+                case_id=row.case_id,
+                site_id=row.site_id,
+                stage=Stage(row.stage),
+                started_at=row.started_at,
+                due_at=row.due_at,
+                overdue=row.overdue,
+                overdue_since=row.overdue_since,
+            )
+            for row in conn.execute(query)
+        ]
+
+
+def _replace(conn: Connection, rows: Sequence[ClockRow], checked_at: datetime) -> None:
+    conn.execute(delete(case_clocks))
+    if rows:
+        conn.execute(case_clocks.insert(), [_params(row, checked_at) for row in rows])
+
+
+def _params(row: ClockRow, checked_at: datetime) -> dict[str, object]:
+    return {
+        "case_id": row.case_id,
+        "site_id": row.site_id,
+        "stage": row.stage.value,
+        "started_at": row.started_at,
+        "due_at": row.due_at,
+        "overdue": row.overdue,
+        "overdue_since": row.overdue_since,
+        "checked_at": checked_at,
+    }
+
+
+def record_sweep(
+    store: Store, rows: Sequence[ClockRow], candidates: Sequence[Milestone], checked_at: datetime
+) -> list[Milestone]:
+    """Store one sweep: `rows` become the clock table, and those of the `candidates` whose
+    key is not yet recorded become milestones. Returns the milestones recorded now."""
+    operation = f"storing {len(rows)} case clock(s) and {len(candidates)} overdue milestone(s)"
+    with transaction(store, operation, write=True) as conn:
+        _replace(conn, rows, checked_at)
+        return [m for m in candidates if _record_milestone(conn, m, checked_at)]
+
+
+def _record_milestone(conn: Connection, milestone: Milestone, recorded_at: datetime) -> bool:
+    insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
+    statement = (
+        insert(milestones)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(milestones.c.key)
+    )
+    result = conn.execute(
+        statement,
+        {
+            "key": milestone.key,
+            "case_id": milestone.case_id,
+            "milestone": milestone.kind.value,
+            "site_id": milestone.site_id,
+            "status": milestone.status.value,
+            "sample_id": milestone.sample_id,
+            "stage": milestone.stage,
+            "occurred_at": milestone.occurred_at,
+            "details": json.dumps(dict(milestone.details), sort_keys=True),
+            "recorded_at": recorded_at,
+        },
+    )
+    # RETURNING names the row only when it was inserted; rowcount is unreliable here.
+    return result.first() is not None

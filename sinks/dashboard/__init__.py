@@ -1,0 +1,1 @@
+"""The operations dashboard: a web page, its JSON API and Prometheus metrics."""

@@ -1,0 +1,226 @@
+"""Reads the ingest log back from Kafka with kafka-python, for replay, audit and export.
+
+A scan fixes each partition's end offset when it starts and stops there, so it always ends,
+however busy the topic is. Within a partition records come in offset order; across
+partitions `read_topics` interleaves them by broker timestamp, then (topic, partition,
+offset), which is deterministic for a given log and keeps every partition's own order (the
+order the case rules rely on: a case's registrations all live in one partition).
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any, Final
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.partitioner.default import murmur2
+
+from streams.records import SourceRecord, timestamp_from_millis
+
+#: How long a scan waits for the next records of a partition that has not reached its end.
+STALL_TIMEOUT_S: Final = 30.0
+_POLL_MS: Final = 500
+_MAX_RECORDS: Final = 2000
+
+
+class LogReadError(Exception):
+    """The log could not be read: cluster unreachable, topic missing, or no progress."""
+
+
+def partition_for_key(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner picks for `key` (murmur2, as the Java client)."""
+    if partitions < 1:
+        raise ValueError(f"a topic has at least one partition, not {partitions}")
+    hashed: int = murmur2(key)
+    return (hashed & 0x7FFFFFFF) % partitions
+
+
+def _sort_key(record: SourceRecord) -> tuple[float, str, int, int]:
+    moment = record.timestamp.timestamp() if record.timestamp is not None else float("-inf")
+    return (moment, record.topic, record.partition, record.offset)
+
+
+def _within(record: SourceRecord, until: datetime | None) -> bool:
+    if until is None:
+        return True
+    return record.timestamp is not None and record.timestamp <= until
+
+
+class LogScan:
+    """Every record of some partitions up to their end offsets as of the scan's start.
+
+    Iterate it once; `total` is the number of offsets to read (known after the start), for a
+    progress bar. Records newer than `until` (broker time) are left out. Close it, or use it
+    as a context manager, to release the connection early.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        partitions: Iterable[TopicPartition],
+        until: datetime | None = None,
+        stall_timeout_s: float = STALL_TIMEOUT_S,
+    ) -> None:
+        self._wanted = sorted(set(partitions))
+        self._until = until
+        self._stall_timeout_s = stall_timeout_s
+        self._consumer = _open_consumer(bootstrap)
+        self._buffers: dict[TopicPartition, deque[SourceRecord]] = {}
+        self._ends: dict[TopicPartition, int] = {}
+        self._starts: dict[TopicPartition, int] = {}
+        self._bootstrap = bootstrap
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def total(self) -> int:
+        return sum(self._ends[tp] - self._starts[tp] for tp in self._wanted)
+
+    def __enter__(self) -> LogScan:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def __iter__(self) -> Iterator[SourceRecord]:
+        try:
+            streams = [self._partition_records(tp) for tp in self._wanted]
+            for record in heapq.merge(*streams, key=_sort_key):
+                if _within(record, self._until):
+                    yield record
+        finally:
+            self.close()
+
+    def _start(self) -> None:
+        try:
+            # End offsets first: the scan stops there, whatever is appended meanwhile.
+            self._ends = dict(self._consumer.end_offsets(self._wanted))
+            self._starts = dict(self._consumer.beginning_offsets(self._wanted))
+            self._consumer.assign(self._wanted)
+            for tp in self._wanted:
+                self._consumer.seek(tp, self._starts[tp])
+        except KafkaError as error:
+            raise LogReadError(f"cannot read the log at {self._bootstrap}: {error}") from error
+        self._buffers = {tp: deque() for tp in self._wanted}
+
+    def _partition_records(self, tp: TopicPartition) -> Iterator[SourceRecord]:
+        buffer = self._buffers[tp]
+        while True:
+            if not buffer:
+                if self._done(tp):
+                    return
+                self._fill()
+                continue
+            yield buffer.popleft()
+
+    def _done(self, tp: TopicPartition) -> bool:
+        # The position, not the last offset seen: transaction markers take offsets too.
+        position: int = self._consumer.position(tp)
+        return position >= self._ends[tp]
+
+    def _fill(self) -> None:
+        """Fetch for every partition whose buffer ran dry; the others wait, paused."""
+        hungry = [tp for tp in self._wanted if not self._buffers[tp] and not self._done(tp)]
+        self._consumer.pause(*[tp for tp in self._wanted if tp not in hungry])
+        self._consumer.resume(*hungry)
+        deadline = time.monotonic() + self._stall_timeout_s
+        while not any(self._buffers[tp] for tp in hungry):
+            try:
+                fetched = self._consumer.poll(timeout_ms=_POLL_MS, max_records=_MAX_RECORDS)
+            except KafkaError as error:
+                raise LogReadError(f"reading the log at {self._bootstrap}: {error}") from error
+            for tp, messages in fetched.items():
+                self._buffers[tp].extend(
+                    _source_record(m) for m in messages if m.offset < self._ends[tp]
+                )
+            if all(self._done(tp) for tp in hungry):
+                return
+            if time.monotonic() > deadline:
+                raise LogReadError(self._stalled(hungry))
+
+    def _stalled(self, hungry: list[TopicPartition]) -> str:
+        where = ", ".join(
+            f"{tp.topic}[{tp.partition}] at {self._consumer.position(tp)} of {self._ends[tp]}"
+            for tp in hungry
+        )
+        return f"no records arrived for {self._stall_timeout_s:.0f} s while reading {where}"
+
+
+def _open_consumer(bootstrap: str) -> KafkaConsumer:
+    try:
+        return KafkaConsumer(
+            bootstrap_servers=bootstrap.split(","),
+            client_id="casebus-log-reader",
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            # Read committed: records of aborted transactions were never part of the log.
+            isolation_level="read_committed",
+        )
+    except KafkaError as error:
+        raise LogReadError(f"cannot connect to Kafka at {bootstrap}: {error}") from error
+
+
+def _source_record(message: Any) -> SourceRecord:
+    return SourceRecord(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp=timestamp_from_millis(message.timestamp),
+        key=message.key,
+        value=message.value if message.value is not None else b"",
+    )
+
+
+def partition_counts(bootstrap: str, topics: Iterable[str]) -> dict[str, int]:
+    """The partition count of each of `topics`; `LogReadError` names any that does not exist."""
+    consumer = _open_consumer(bootstrap)
+    try:
+        counts: dict[str, int] = {}
+        for topic in topics:
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:
+                raise LogReadError(f"topic {topic} does not exist on {bootstrap}")
+            counts[topic] = len(partitions)
+        return counts
+    except KafkaError as error:
+        raise LogReadError(f"cannot read topic metadata at {bootstrap}: {error}") from error
+    finally:
+        consumer.close()
+
+
+def read_partition(
+    bootstrap: str, topic: str, partition: int, until: datetime | None = None
+) -> Iterator[SourceRecord]:
+    """The records of one partition, from the beginning to its end offset as of the call."""
+    return iter(LogScan(bootstrap, [TopicPartition(topic, partition)], until))
+
+
+def read_topics(
+    bootstrap: str, topics: Iterable[str], until_timestamp: datetime | None = None
+) -> LogScan:
+    """Every record of `topics` in replay order (see the module's description)."""
+    names = list(topics)
+    counts = partition_counts(bootstrap, names)
+    wanted = [TopicPartition(topic, p) for topic in names for p in range(counts[topic])]
+    return LogScan(bootstrap, wanted, until_timestamp)
+
+
+def read_key_partitions(
+    bootstrap: str, topics: Iterable[str], key: bytes, until: datetime | None = None
+) -> LogScan:
+    """The one partition of each of `topics` where records keyed `key` live, in replay order."""
+    counts = partition_counts(bootstrap, topics)
+    wanted = [TopicPartition(t, partition_for_key(key, n)) for t, n in counts.items()]
+    return LogScan(bootstrap, wanted, until)

@@ -1,0 +1,88 @@
+"""The log reader against the real broker: partitioning, end offsets, order, as-of."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+from kafka import KafkaProducer
+
+from streams.events import EventType
+from streams.log_reader import (
+    LogReadError,
+    partition_for_key,
+    read_key_partitions,
+    read_partition,
+    read_topics,
+)
+from streams.topics import DEFAULT_PARTITIONS, Topics
+
+pytestmark = pytest.mark.integration
+
+KEYS = [f"LR-{n:04d}".encode() for n in range(24)]
+
+
+def _produce(bootstrap: str, topic: str, keys: list[bytes]) -> list[tuple[bytes, int, int]]:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    try:
+        futures = [(key, producer.send(topic, key=key, value=b"v-" + key)) for key in keys]
+        landed = [(key, f.get(timeout=30)) for key, f in futures]
+    finally:
+        producer.close()
+    return [(key, m.partition, m.offset) for key, m in landed]
+
+
+def test_partition_for_key_is_where_the_broker_puts_the_key(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    landed = _produce(kafka_bootstrap, topics.ingest(EventType.REGISTRATION), KEYS)
+    assert {key: p for key, p, _ in landed} == {
+        key: partition_for_key(key, DEFAULT_PARTITIONS) for key in KEYS
+    }
+
+
+def test_read_partition_reads_to_the_end_offset_in_offset_order(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    landed = _produce(kafka_bootstrap, topics.ingest(EventType.REGISTRATION), KEYS)
+    partition = landed[0][1]
+    offsets = [
+        r.offset
+        for r in read_partition(kafka_bootstrap, topics.ingest(EventType.REGISTRATION), partition)
+    ]
+    assert offsets == sorted(o for _, p, o in landed if p == partition)
+
+
+def test_read_topics_keeps_each_partition_in_order(kafka_bootstrap: str, topics: Topics) -> None:
+    _produce(kafka_bootstrap, topics.ingest(EventType.REGISTRATION), KEYS)
+    _produce(kafka_bootstrap, topics.ingest(EventType.SAMPLE_RECEIVED), KEYS)
+    with read_topics(kafka_bootstrap, topics.all_ingest) as scan:
+        assert scan.total == 2 * len(KEYS)
+        records = list(scan)
+    assert len(records) == 2 * len(KEYS)
+    for position in {r.position for r in records}:
+        offsets = [r.offset for r in records if r.position == position]
+        assert offsets == sorted(offsets)
+
+
+def test_as_of_leaves_out_later_records(kafka_bootstrap: str, topics: Topics) -> None:
+    _produce(kafka_bootstrap, topics.ingest(EventType.REGISTRATION), KEYS[:3])
+    time.sleep(0.3)
+    noted = datetime.now(UTC)
+    time.sleep(0.3)
+    _produce(kafka_bootstrap, topics.ingest(EventType.REGISTRATION), KEYS[3:])
+    records = list(read_topics(kafka_bootstrap, topics.all_ingest, noted))
+    assert sorted(r.key for r in records if r.key) == KEYS[:3]
+
+
+def test_key_partitions_hold_every_record_of_the_key(kafka_bootstrap: str, topics: Topics) -> None:
+    _produce(kafka_bootstrap, topics.ingest(EventType.REGISTRATION), KEYS)
+    _produce(kafka_bootstrap, topics.ingest(EventType.SAMPLE_RECEIVED), KEYS[:1])
+    records = list(read_key_partitions(kafka_bootstrap, topics.all_ingest, KEYS[0]))
+    assert sum(r.key == KEYS[0] for r in records) == 2
+
+
+def test_a_missing_topic_is_a_clear_error(kafka_bootstrap: str) -> None:
+    with pytest.raises(LogReadError, match="does not exist"):
+        read_topics(kafka_bootstrap, ["no-such-prefix.registration"])
