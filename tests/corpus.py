@@ -336,7 +336,8 @@ def _redelivery(c: _Case, original: Event) -> None:
 
 def _case_with_duplicates_and_conflicts(c: _Case, other_site: str) -> StatusRow:
     registration = c.add(c.reg())
-    sample = c.add(c.sample(1, 60))
+    sample = c.sample(1, 60)
+    c.add(sample)
     _redelivery(c, registration)
     _redelivery(c, sample)
     conflict = dataclasses.replace(sample, condition=SampleCondition.COMPROMISED)
