@@ -111,7 +111,7 @@ class LagProbe:
                 client_id="casebus-dashboard",
                 enable_auto_commit=False,
                 request_timeout_ms=TIMEOUT_MS,
-                api_version_auto_timeout_ms=TIMEOUT_MS,
+                bootstrap_timeout_ms=TIMEOUT_MS,
             )
         return self._consumer
 
