@@ -6,20 +6,19 @@ The worker's clock sweep replaces the whole table's content in one transaction, 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from agents.clocks import Stage
 from agents.milestones import Milestone
 from agents.model import CaseStatus
 from sinks.access import transaction
+from sinks.notification_rows import NotificationWrite, insert_notifications, recorded_keys
 from sinks.persistence import Store
-from sinks.tables import case_clocks, case_status, milestones
+from sinks.tables import case_clocks, case_status
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,34 +88,15 @@ def record_sweep(
     store: Store, rows: Sequence[ClockRow], candidates: Sequence[Milestone], checked_at: datetime
 ) -> list[Milestone]:
     """Store one sweep: `rows` become the clock table, and those of the `candidates` whose
-    key is not yet recorded become milestones. Returns the milestones recorded now."""
+    key is not yet recorded become milestones. Returns the milestones recorded now.
+
+    The milestones are recorded without deliveries; the notification delivery loop routes
+    them to their subscribers (`Outbox.route_unrouted`).
+    """
     operation = f"storing {len(rows)} case clock(s) and {len(candidates)} overdue milestone(s)"
     with transaction(store, operation, write=True) as conn:
         _replace(conn, rows, checked_at)
-        return [m for m in candidates if _record_milestone(conn, m, checked_at)]
-
-
-def _record_milestone(conn: Connection, milestone: Milestone, recorded_at: datetime) -> bool:
-    insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
-    statement = (
-        insert(milestones)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(milestones.c.key)
-    )
-    result = conn.execute(
-        statement,
-        {
-            "key": milestone.key,
-            "case_id": milestone.case_id,
-            "milestone": milestone.kind.value,
-            "site_id": milestone.site_id,
-            "status": milestone.status.value,
-            "sample_id": milestone.sample_id,
-            "stage": milestone.stage,
-            "occurred_at": milestone.occurred_at,
-            "details": json.dumps(dict(milestone.details), sort_keys=True),
-            "recorded_at": recorded_at,
-        },
-    )
-    # RETURNING names the row only when it was inserted; rowcount is unreliable here.
-    return result.first() is not None
+        known = recorded_keys(conn, {m.case_id for m in candidates}) if candidates else {}
+        new = [m for m in candidates if m.key not in known[m.case_id]]
+        insert_notifications(conn, [NotificationWrite(m, ()) for m in new], checked_at)
+        return new

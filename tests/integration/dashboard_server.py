@@ -22,20 +22,29 @@ UNREACHABLE_DATABASE = "postgresql+psycopg://casebus@127.0.0.1:9/casebus?connect
 
 
 @contextmanager
-def serving(store: Store, bootstrap: str | None = None, topics: Topics = TOPICS) -> Iterator[str]:
-    """The base URL of a dashboard on `store` (lag from Kafka at `bootstrap`, when given)."""
+def dashboard_server(
+    store: Store, bootstrap: str | None = None, topics: Topics = TOPICS
+) -> Iterator[DashboardServer]:
+    """A dashboard server on `store` (lag from Kafka at `bootstrap`, when given)."""
     probe = None if bootstrap is None else LagProbe(lambda: bootstrap, topics.all_ingest)
     dashboard = Dashboard(store, SiteRegistry.load().codes, CONSUMER, probe)
     server = DashboardServer(("127.0.0.1", 0), dashboard)
     thread = server.start_in_thread()
     try:
-        yield server.url
+        yield server
     finally:
         server.shutdown()
         server.server_close()
         thread.join()
         if probe is not None:
             probe.close()
+
+
+@contextmanager
+def serving(store: Store, bootstrap: str | None = None, topics: Topics = TOPICS) -> Iterator[str]:
+    """The base URL of a dashboard server on `store`."""
+    with dashboard_server(store, bootstrap, topics) as server:
+        yield server.url
 
 
 def get(url: str) -> tuple[int, str, bytes]:

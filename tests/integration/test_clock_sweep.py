@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from agents.clocks import Stage, Targets
 from agents.milestones import MilestoneKind
 from agents.overdue import ClockSweeper
+from sinks.access import transaction
 from sinks.clock_table import load_clocks
 from sinks.persistence import Store
+from sinks.tables import milestones
 from tests.integration.feed import feed
 from tests.unit.case_events import START, receipt, registration
 
@@ -72,3 +75,20 @@ def test_overdue_clock_records_since_and_due(store: Store, sweeper: ClockSweeper
     assert row.due_at == START + timedelta(days=14)
     assert row.overdue_since == row.due_at
     assert row.site_id == "MY-SGH"
+
+
+def test_overdue_milestones_are_recorded_once_for_delivery(
+    store: Store, sweeper: ClockSweeper
+) -> None:
+    for days in (15, 16, 30):
+        sweeper.sweep(START + timedelta(days=days))
+    query = select(milestones.c.key).where(
+        milestones.c.milestone.in_(["OVERDUE", "ORPHAN_OVERDUE"])
+    )
+    with transaction(store, "reading milestones") as conn:
+        keys = sorted(conn.execute(query).scalars())
+    assert keys == [
+        "MK-LAB-1:OVERDUE:awaiting_qa",
+        "MK-ORPHAN-1:ORPHAN_OVERDUE",
+        "MK-WAIT-1:OVERDUE:awaiting_sample",
+    ]
