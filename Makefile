@@ -19,6 +19,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	sh infra/ensure-postgres.sh
+	sh infra/ensure-chromium.sh
 	$(BIN)/pytest
 
 unit: $(STAMP)
@@ -26,6 +27,7 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	sh infra/ensure-postgres.sh
+	sh infra/ensure-chromium.sh
 	$(BIN)/pytest -m integration
 
 lint: $(STAMP)
