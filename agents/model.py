@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from streams.events import CancerType
 
@@ -53,3 +54,23 @@ class StatusRow:
     review_completed_at: datetime | None
     samples_received: int
     qa_failures: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The row in JSON form: DESIGN.md's fields, timestamps ISO-8601 UTC (milliseconds)."""
+        return {
+            "case_id": self.case_id,
+            "site_id": self.site_id,
+            "cancer_type": self.cancer_type.value,
+            "status": self.status.value,
+            "registered_at": iso_utc(self.registered_at),
+            "first_sample_received_at": iso_utc(self.first_sample_received_at),
+            "qa_passed_at": iso_utc(self.qa_passed_at),
+            "review_completed_at": iso_utc(self.review_completed_at),
+            "samples_received": self.samples_received,
+            "qa_failures": self.qa_failures,
+        }
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """ISO-8601 in UTC with millisecond precision, the form every JSON output uses."""
+    return None if moment is None else moment.astimezone(UTC).isoformat(timespec="milliseconds")

@@ -26,20 +26,8 @@ from streams.events import (
     SampleReceived,
     SampleType,
 )
+from streams.simulator import PARTNER_SITES
 
-PARTNER_SITES = (
-    "MY-SGH",
-    "MY-HSI",
-    "MY-HKL",
-    "MY-NCI",
-    "MY-HPP",
-    "MY-UMMC",
-    "TH-RAMA",
-    "ID-DHARMAIS",
-    "PH-SLMC",
-    "VN-HCMOH",
-    "VN-NCI",
-)
 QA_FAILURE_RATE = 0.4
 _EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 

@@ -42,21 +42,10 @@ from streams.events import (
     event_type,
 )
 from streams.records import SourceRecord
+from streams.simulator import PARTNER_SITES
 from streams.topics import Topics
 
-SITES = (
-    "MY-SGH",
-    "MY-HSI",
-    "MY-HKL",
-    "MY-NCI",
-    "MY-HPP",
-    "MY-UMMC",
-    "TH-RAMA",
-    "ID-DHARMAIS",
-    "PH-SLMC",
-    "VN-HCMOH",
-    "VN-NCI",
-)
+SITES = PARTNER_SITES
 EPOCH = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
 #: Broker timestamp given to records fed to the processor directly (the "now" of the rules).
 RECORD_TIME = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

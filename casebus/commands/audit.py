@@ -10,7 +10,6 @@ from typing import Any
 
 from agents.audit import AuditEntry, CaseHistory, case_history
 from agents.model import StatusRow
-from casebus.commands.status import row_json
 from casebus.timestamps import TimestampError, parse_as_of
 from infra.config import Settings
 from infra.sites import SiteRegistry
@@ -94,7 +93,7 @@ def _entry_json(entry: AuditEntry) -> dict[str, Any]:
         "detail": entry.detail,
         "final_disposition": entry.final_disposition.value if entry.final_disposition else None,
         "final_reason": entry.final_reason,
-        "status_after": row_json(entry.status_after) if entry.status_after else None,
+        "status_after": entry.status_after.to_json() if entry.status_after else None,
     }
 
 
@@ -107,9 +106,9 @@ def _report(
         "case_id": history.case_id,
         "as_of": _iso(as_of),
         "entries": [_entry_json(entry) for entry in history.entries],
-        "derived_status": row_json(derived) if derived else None,
+        "derived_status": derived.to_json() if derived else None,
         "stored_database": where,
-        "stored_status": row_json(row) if row else None,
+        "stored_status": row.to_json() if row else None,
         "stored_error": error,
         # As of an earlier time the live row is expected to differ: no verdict then.
         "stored_matches_derivation": None if as_of or error else row == derived,

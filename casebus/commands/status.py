@@ -6,10 +6,9 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from agents.model import StatusRow
+from agents.model import StatusRow, iso_utc
 from casebus.timestamps import parse_as_of
 from infra.config import Settings
 from infra.sites import SiteRegistry
@@ -67,7 +66,9 @@ def _status(args: argparse.Namespace) -> int:
         print(f"casebus: no registered case {args.case!r}", file=sys.stderr)
         return 1
     if args.json:
-        payload: Any = row_json(rows[0]) if args.case else [row_json(r) for r in rows]
+        payload: Any = (
+            StatusRow.to_json(rows[0]) if args.case else [StatusRow.to_json(r) for r in rows]
+        )
         print(json.dumps(payload, indent=2))
     else:
         print(_table(rows))
@@ -107,31 +108,11 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat(timespec="milliseconds")
-
-
-def row_json(row: StatusRow) -> dict[str, Any]:
-    """A status row as JSON: the DESIGN.md fields, timestamps ISO-8601 UTC."""
-    return {
-        "case_id": row.case_id,
-        "site_id": row.site_id,
-        "cancer_type": row.cancer_type.value,
-        "status": row.status.value,
-        "registered_at": _iso(row.registered_at),
-        "first_sample_received_at": _iso(row.first_sample_received_at),
-        "qa_passed_at": _iso(row.qa_passed_at),
-        "review_completed_at": _iso(row.review_completed_at),
-        "samples_received": row.samples_received,
-        "qa_failures": row.qa_failures,
-    }
-
-
 _COLUMNS = ("case_id", "site_id", "status", "registered_at", "samples_received", "qa_failures")
 
 
 def _table(rows: Sequence[StatusRow]) -> str:
-    lines = [[str(row_json(r)[c] or "-") for c in _COLUMNS] for r in rows]
+    lines = [[str(StatusRow.to_json(r)[c] or "-") for c in _COLUMNS] for r in rows]
     widths = [max([len(c), *(len(line[i]) for line in lines)]) for i, c in enumerate(_COLUMNS)]
     header = "  ".join(c.ljust(w) for c, w in zip(_COLUMNS, widths, strict=True))
     body = ["  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)) for line in lines]
@@ -145,7 +126,7 @@ def _print_orphans(orphans: Sequence[StoredEvent], as_json: bool) -> int:
             "event_id": str(o.event_id),
             "type": o.event_type.value,
             "site_id": o.site_id,
-            "occurred_at": _iso(o.occurred_at),
+            "occurred_at": iso_utc(o.occurred_at),
             "topic": o.topic,
             "partition": o.partition,
             "offset": o.offset,

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
-from agents.model import StatusRow
+from agents.model import StatusRow, iso_utc
 from sinks.clock_table import ClockRow, load_clocks
 from sinks.dashboard import queries
 from sinks.dashboard.lag import LagProbe, LagReport
@@ -38,12 +38,12 @@ class Dashboard:
         stats = queries.stats(self.store)
         checked_at = queries.clocks_checked_at(self.store)
         return {
-            "generated_at": _iso(datetime.now(UTC)),
+            "generated_at": iso_utc(datetime.now(UTC)),
             "by_status": queries.by_status(counts),
             "by_site": queries.by_site(counts, self.sites),
             "overdue": queries.overdue_counts(clocks),
             "overdue_cases": [_clock_json(clock) for clock in clocks],
-            "clocks_checked_at": _iso(checked_at),
+            "clocks_checked_at": iso_utc(checked_at),
             "dead_letters": dict(stats.rejected),
             "records": {
                 "consumed": stats.consumed,
@@ -60,7 +60,7 @@ class Dashboard:
         """The status rows, of one site when given; raises `NotFound` for an unknown site."""
         if site_id is not None and site_id not in self.sites:
             raise NotFound(f"unknown site {site_id!r}: not in the site registry")
-        return [_row_json(row) for row in queries.case_rows(self.store, site_id)]
+        return [StatusRow.to_json(row) for row in queries.case_rows(self.store, site_id)]
 
     def case(self, case_id: str) -> dict[str, Any]:
         """One case's status row and clock; raises `NotFound` when it is not registered."""
@@ -68,7 +68,10 @@ class Dashboard:
         if not rows:
             raise NotFound(f"unknown case {case_id!r}: no registered case has this id")
         clock = next((c for c in load_clocks(self.store) if c.case_id == case_id), None)
-        return {**_row_json(rows[0]), "clock": None if clock is None else _clock_json(clock)}
+        return {
+            **StatusRow.to_json(rows[0]),
+            "clock": None if clock is None else _clock_json(clock),
+        }
 
     def lag(self) -> LagReport:
         if self.lag_probe is None:
@@ -100,32 +103,13 @@ class Dashboard:
         self.store.close()
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-def _row_json(row: StatusRow) -> dict[str, Any]:
-    return {
-        "case_id": row.case_id,
-        "site_id": row.site_id,
-        "cancer_type": row.cancer_type.value,
-        "status": row.status.value,
-        "registered_at": _iso(row.registered_at),
-        "first_sample_received_at": _iso(row.first_sample_received_at),
-        "qa_passed_at": _iso(row.qa_passed_at),
-        "review_completed_at": _iso(row.review_completed_at),
-        "samples_received": row.samples_received,
-        "qa_failures": row.qa_failures,
-    }
-
-
 def _clock_json(clock: ClockRow) -> dict[str, Any]:
     return {
         "case_id": clock.case_id,
         "site_id": clock.site_id,
         "stage": clock.stage.value,
-        "started_at": _iso(clock.started_at),
-        "due_at": _iso(clock.due_at),
+        "started_at": iso_utc(clock.started_at),
+        "due_at": iso_utc(clock.due_at),
         "overdue": clock.overdue,
-        "overdue_since": _iso(clock.overdue_since),
+        "overdue_since": iso_utc(clock.overdue_since),
     }

@@ -151,7 +151,11 @@ def test_lag_is_log_end_minus_stored_position(
         reports = publisher.publish_many(events)
     with serving(store, kafka_bootstrap, topics) as url:
         _, before = get_json(url + "api/summary")
-        stored = {(r.topic, r.partition): r.offset for r in reports[:2] if r.offset is not None}
+        stored = {
+            (r.topic, r.partition): r.offset
+            for r in reports[:2]
+            if r.partition is not None and r.offset is not None
+        }
         store.commit(BatchWrite(consumer=CONSUMER, offsets=stored))
         time.sleep(CACHE_S)
         _, after = get_json(url + "api/summary")

@@ -18,7 +18,6 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from agents.model import Disposition
-from casebus.commands.status import row_json
 from sinks.factory import create_store
 from sinks.postgres import psycopg_url
 from streams.admin import ensure_topics
@@ -109,14 +108,14 @@ def test_stats_cli_shows_the_expected_counters(run: WorkerRun) -> None:
 
 
 def test_status_cli_lists_every_registered_case(run: WorkerRun) -> None:
-    expected = [row_json(run.corpus.rows[case_id]) for case_id in sorted(run.corpus.rows)]
+    expected = [run.corpus.rows[case_id].to_json() for case_id in sorted(run.corpus.rows)]
     assert cli_json(run, "status", "--json") == expected
 
 
 def test_status_cli_shows_one_case(run: WorkerRun) -> None:
     case_id = run.corpus.case_of_scenario("resample_passed_reviewed")
     shown = cli_json(run, "status", "--case", case_id, "--json")
-    assert shown == row_json(run.corpus.rows[case_id])
+    assert shown == run.corpus.rows[case_id].to_json()
     assert (shown["status"], shown["samples_received"], shown["qa_failures"]) == (
         "REVIEW_COMPLETE",
         2,
