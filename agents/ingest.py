@@ -355,17 +355,8 @@ def _status_changed_record(
     previous: StatusRow | None, row: StatusRow, cause: _Candidate
 ) -> dict[str, Any]:
     return {
-        "case_id": row.case_id,
-        "site_id": row.site_id,
-        "cancer_type": row.cancer_type.value,
+        **row.to_record(),
         "previous_status": previous.status.value if previous else None,
-        "status": row.status.value,
-        "registered_at": row.registered_at,
-        "first_sample_received_at": row.first_sample_received_at,
-        "qa_passed_at": row.qa_passed_at,
-        "review_completed_at": row.review_completed_at,
-        "samples_received": row.samples_received,
-        "qa_failures": row.qa_failures,
         "caused_by": cause.event.event_id,
         "changed_at": cause.record.timestamp or datetime.now(UTC),
     }

@@ -55,19 +55,27 @@ class StatusRow:
     samples_received: int
     qa_failures: int
 
-    def to_json(self) -> dict[str, Any]:
-        """The row in JSON form: DESIGN.md's fields, timestamps ISO-8601 UTC (milliseconds)."""
+    def to_record(self) -> dict[str, Any]:
+        """The row's fields as plain values (enums as their names, datetimes as they are),
+        the form the store and the `CaseStatusChanged` record take."""
         return {
             "case_id": self.case_id,
             "site_id": self.site_id,
             "cancer_type": self.cancer_type.value,
             "status": self.status.value,
-            "registered_at": iso_utc(self.registered_at),
-            "first_sample_received_at": iso_utc(self.first_sample_received_at),
-            "qa_passed_at": iso_utc(self.qa_passed_at),
-            "review_completed_at": iso_utc(self.review_completed_at),
+            "registered_at": self.registered_at,
+            "first_sample_received_at": self.first_sample_received_at,
+            "qa_passed_at": self.qa_passed_at,
+            "review_completed_at": self.review_completed_at,
             "samples_received": self.samples_received,
             "qa_failures": self.qa_failures,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The row in JSON form: DESIGN.md's fields, timestamps ISO-8601 UTC (milliseconds)."""
+        return {
+            name: iso_utc(value) if isinstance(value, datetime) else value
+            for name, value in self.to_record().items()
         }
 
 

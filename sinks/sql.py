@@ -396,18 +396,7 @@ def _stored_event(row: Row[Any]) -> StoredEvent:
 
 
 def _status_params(row: StatusRow) -> dict[str, Any]:
-    return {
-        "case_id": row.case_id,
-        "site_id": row.site_id,
-        "cancer_type": row.cancer_type.value,
-        "status": row.status.value,
-        "registered_at": row.registered_at,
-        "first_sample_received_at": row.first_sample_received_at,
-        "qa_passed_at": row.qa_passed_at,
-        "review_completed_at": row.review_completed_at,
-        "samples_received": row.samples_received,
-        "qa_failures": row.qa_failures,
-    }
+    return row.to_record()
 
 
 def _status_row(row: Row[Any]) -> StatusRow:
