@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from sqlalchemy import create_engine, text
 
 from bench.workload import Produced, generate
@@ -150,6 +151,14 @@ def _consumed(engine_url: str) -> int:
         engine.dispose()
 
 
+def _wait_consumed(database_url: str, count: int, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while _consumed(database_url) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the worker did not consume {count} records in {timeout_s} s")
+        time.sleep(0.1)
+
+
 def start_worker(
     bootstrap: str, topics: Topics, database_url: str, home: Path
 ) -> subprocess.Popen[bytes]:
@@ -219,7 +228,10 @@ def latency(
     bootstrap: str, topics: Topics, database_url: str, rate: int, seconds: int
 ) -> list[float]:
     """Publish-to-status latencies (ms) at a fixed offered rate: from the send of an event
-    to the arrival of the CaseStatusChanged it caused (published with the batch's commit)."""
+    to the arrival of the CaseStatusChanged it caused (published with the batch's commit).
+
+    The status topic is read by its own thread while the events are sent, positioned at its
+    end before the first send, so an arrival is timed when it happens."""
     items = list(generate(rate * seconds, seed=7))
     with tempfile.TemporaryDirectory(prefix="casebus-bench-") as home:
         worker = start_worker(bootstrap, topics, database_url, Path(home))
@@ -228,26 +240,52 @@ def latency(
             produce(bootstrap, topics, [warm])
             while _consumed(database_url) < 1:
                 time.sleep(0.1)
-            statuses = KafkaConsumer(
-                topics.case_status,
-                bootstrap_servers=bootstrap,
-                auto_offset_reset="latest",
-                group_id=f"bench-lat-{uuid.uuid4().hex[:8]}",
-            )
-            statuses.poll(timeout_ms=1000)  # join and position at the end
-            sent = _send_at_rate(bootstrap, topics, items, rate)
-            arrived: dict[str, float] = {}
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and len(arrived) < len(sent) * 0.95:
-                for records in statuses.poll(timeout_ms=500).values():
-                    now = time.time()
-                    for record in records:
-                        _, fields = decode_record(record.value)
-                        arrived.setdefault(str(fields["caused_by"]), now)
-            statuses.close()
+            with _StatusArrivals(bootstrap, topics.case_status) as arrivals:
+                sent = _send_at_rate(bootstrap, topics, items, rate)
+                _wait_consumed(database_url, len(sent) + 1, timeout_s=60)
+                time.sleep(1.0)  # the last status changes are published just before commit
+                arrived = arrivals.snapshot()
         finally:
             stop_worker(worker)
     return sorted((arrived[i] - sent[i]) * 1000 for i in arrived if i in sent)
+
+
+class _StatusArrivals:
+    """A thread noting when each CaseStatusChanged arrives, keyed by its causing event."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, fetch_max_wait_ms=10)
+        partitions = [TopicPartition(topic, p) for p in self._consumer.partitions_for_topic(topic)]
+        self._consumer.assign(partitions)
+        self._consumer.seek_to_end(*partitions)
+        for tp in partitions:
+            self._consumer.position(tp)  # resolve the end now, before anything is sent
+        self._arrived: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="status-arrivals", daemon=True)
+
+    def __enter__(self) -> _StatusArrivals:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._consumer.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for records in self._consumer.poll(timeout_ms=100).values():
+                now = time.time()
+                with self._lock:
+                    for record in records:
+                        _, fields = decode_record(record.value)
+                        self._arrived.setdefault(str(fields["caused_by"]), now)
+
+    def snapshot(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self._arrived)
 
 
 def _send_at_rate(

@@ -25,7 +25,7 @@ from streams.records import SourceRecord, timestamp_from_millis
 #: How long a scan waits for the next records of a partition that has not reached its end.
 STALL_TIMEOUT_S: Final = 30.0
 _POLL_MS: Final = 500
-_MAX_RECORDS: Final = 2000
+_MAX_RECORDS: Final = 10_000
 
 
 class LogReadError(Exception):
@@ -73,6 +73,7 @@ class LogScan:
         self._buffers: dict[TopicPartition, deque[SourceRecord]] = {}
         self._ends: dict[TopicPartition, int] = {}
         self._starts: dict[TopicPartition, int] = {}
+        self._next: dict[TopicPartition, int] = {}
         self._bootstrap = bootstrap
         try:
             self._start()
@@ -107,11 +108,9 @@ class LogScan:
             # End offsets first: the scan stops there, whatever is appended meanwhile.
             self._ends = dict(self._consumer.end_offsets(self._wanted))
             self._starts = dict(self._consumer.beginning_offsets(self._wanted))
-            self._consumer.assign(self._wanted)
-            for tp in self._wanted:
-                self._consumer.seek(tp, self._starts[tp])
         except KafkaError as error:
             raise LogReadError(f"cannot read the log at {self._bootstrap}: {error}") from error
+        self._next = dict(self._starts)
         self._buffers = {tp: deque() for tp in self._wanted}
 
     def _partition_records(self, tp: TopicPartition) -> Iterator[SourceRecord]:
@@ -125,25 +124,36 @@ class LogScan:
             yield buffer.popleft()
 
     def _done(self, tp: TopicPartition) -> bool:
-        # The position, not the last offset seen: transaction markers take offsets too.
-        position: int = self._consumer.position(tp)
-        return position >= self._ends[tp]
+        return self._next[tp] >= self._ends[tp]
 
     def _fill(self) -> None:
-        """Fetch for every partition whose buffer ran dry; the others wait, paused."""
+        """Fetch for every partition whose buffer ran dry, and for no other.
+
+        The consumer is re-assigned to exactly those partitions and sought to where the scan
+        stands. Pausing the others instead would be cheaper, but kafka-python can then park a
+        partly returned fetch and never hand it back (the scan stalls on that partition).
+        """
         hungry = [tp for tp in self._wanted if not self._buffers[tp] and not self._done(tp)]
-        self._consumer.pause(*[tp for tp in self._wanted if tp not in hungry])
-        self._consumer.resume(*hungry)
+        try:
+            self._consumer.assign(hungry)
+            for tp in hungry:
+                self._consumer.seek(tp, self._next[tp])
+        except KafkaError as error:
+            raise LogReadError(f"reading the log at {self._bootstrap}: {error}") from error
         deadline = time.monotonic() + self._stall_timeout_s
         while not any(self._buffers[tp] for tp in hungry):
             try:
                 fetched = self._consumer.poll(timeout_ms=_POLL_MS, max_records=_MAX_RECORDS)
+                for tp, messages in fetched.items():
+                    self._buffers[tp].extend(
+                        _source_record(m) for m in messages if m.offset < self._ends[tp]
+                    )
+                for tp in hungry:
+                    # The position, not the last offset seen: transaction markers take
+                    # offsets too.
+                    self._next[tp] = self._consumer.position(tp)
             except KafkaError as error:
                 raise LogReadError(f"reading the log at {self._bootstrap}: {error}") from error
-            for tp, messages in fetched.items():
-                self._buffers[tp].extend(
-                    _source_record(m) for m in messages if m.offset < self._ends[tp]
-                )
             if all(self._done(tp) for tp in hungry):
                 return
             if time.monotonic() > deadline:
@@ -151,8 +161,7 @@ class LogScan:
 
     def _stalled(self, hungry: list[TopicPartition]) -> str:
         where = ", ".join(
-            f"{tp.topic}[{tp.partition}] at {self._consumer.position(tp)} of {self._ends[tp]}"
-            for tp in hungry
+            f"{tp.topic}[{tp.partition}] at {self._next[tp]} of {self._ends[tp]}" for tp in hungry
         )
         return f"no records arrived for {self._stall_timeout_s:.0f} s while reading {where}"
 

@@ -86,3 +86,23 @@ def test_key_partitions_hold_every_record_of_the_key(kafka_bootstrap: str, topic
 def test_a_missing_topic_is_a_clear_error(kafka_bootstrap: str) -> None:
     with pytest.raises(LogReadError, match="does not exist"):
         read_topics(kafka_bootstrap, ["no-such-prefix.registration"])
+
+
+def test_a_large_log_is_read_to_the_end(kafka_bootstrap: str, topics: Topics) -> None:
+    # Many records per partition on several topics, produced in bursts: fetches hold more
+    # records than one poll returns, and partitions run ahead of each other in time.
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, linger_ms=5)
+    try:
+        for burst in range(4):
+            for kind in (EventType.REGISTRATION, EventType.SAMPLE_RECEIVED, EventType.QA_RESULT):
+                for n in range(3000):
+                    key = f"BIG-{burst}-{n:05d}".encode()
+                    producer.send(topics.ingest(kind), key=key, value=b"v")
+            producer.flush()
+    finally:
+        producer.close()
+    with read_topics(kafka_bootstrap, topics.all_ingest) as scan:
+        total = scan.total
+        records = list(scan)
+    assert total == len(records) == 4 * 3 * 3000
+    assert len({(r.topic, r.partition, r.offset) for r in records}) == len(records)
