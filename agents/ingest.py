@@ -132,7 +132,7 @@ class IngestProcessor:
 
     def _check(self, record: SourceRecord) -> _Candidate | tuple[RejectReason, str, Event | None]:
         try:
-            event = codec.decode_event(record.value)
+            event, digest = codec.decode_event_with_digest(record.value)
         except codec.NotAnEventError as error:
             return (RejectReason.WRONG_TOPIC, f"{error}, not an event of {record.topic}", None)
         except codec.CodecError as error:
@@ -148,7 +148,7 @@ class IngestProcessor:
         errors = validate_event(event, sites=self.sites, now=now, key=record.key or b"")
         if errors:
             return (RejectReason.INVALID_FIELD, reason_of(errors), event)
-        return _Candidate(record, event, codec.content_digest(event))
+        return _Candidate(record, event, digest)
 
     def _drop_duplicates(
         self, candidates: list[_Candidate], batch: _BatchBuilder

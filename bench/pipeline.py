@@ -171,7 +171,7 @@ def start_worker(
     }
     log = (home / "worker.log").open("wb")
     return subprocess.Popen(
-        [sys.executable, "-m", "casebus", "worker", "--loglevel", "warn"],
+        [sys.executable, "-m", "casebus", "worker", "--loglevel", os.environ.get("CASEBUS_BENCH_WORKER_LOGLEVEL", "warn")],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

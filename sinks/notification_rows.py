@@ -14,16 +14,14 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Connection, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, select
 
 from agents.milestones import Milestone
+from sinks.bulk import bulk_insert
 from sinks.notify_config import NotifyConfig, Recipient
 from sinks.tables import milestones, notification_outbox
-
-DialectInsert = sqlite.Insert | postgresql.Insert
 
 
 class DeliveryState(enum.StrEnum):
@@ -53,22 +51,23 @@ def insert_notifications(
     """Record milestones and their delivery rows; rows already there are left as they are."""
     if not notifications:
         return
-    conn.execute(
-        _insert(conn, milestones).on_conflict_do_nothing(index_elements=["key"]),
-        [_milestone_params(n.milestone, now) for n in notifications],
+    dialect = conn.dialect
+    bulk_insert(dialect, milestones, MILESTONE_COLUMNS, skip_conflicts_on=["key"]).execute(
+        conn, [_milestone_row(n.milestone, now) for n in notifications]
     )
-    rows = [
-        _delivery_params(n.milestone.key, recipient, now)
-        for n in notifications
-        for recipient in n.recipients
-    ]
-    if rows:
-        conn.execute(
-            _insert(conn, notification_outbox).on_conflict_do_nothing(
-                index_elements=["milestone_key", "subscriber"]
-            ),
-            rows,
-        )
+    bulk_insert(
+        dialect,
+        notification_outbox,
+        DELIVERY_COLUMNS,
+        skip_conflicts_on=["milestone_key", "subscriber"],
+    ).execute(
+        conn,
+        [
+            _delivery_row(n.milestone.key, recipient, now)
+            for n in notifications
+            for recipient in n.recipients
+        ],
+    )
 
 
 def recorded_keys(conn: Connection, case_ids: Collection[str]) -> dict[str, set[str]]:
@@ -82,35 +81,58 @@ def recorded_keys(conn: Connection, case_ids: Collection[str]) -> dict[str, set[
     return found
 
 
-def _insert(conn: Connection, table: Table) -> DialectInsert:
-    return sqlite.insert(table) if conn.dialect.name == "sqlite" else postgresql.insert(table)
+MILESTONE_COLUMNS: Final = (
+    "key",
+    "case_id",
+    "milestone",
+    "site_id",
+    "status",
+    "sample_id",
+    "stage",
+    "occurred_at",
+    "details",
+    "recorded_at",
+)
+
+DELIVERY_COLUMNS: Final = (
+    "delivery_id",
+    "milestone_key",
+    "subscriber",
+    "channel",
+    "state",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "created_at",
+    "delivered_at",
+)
 
 
-def _milestone_params(milestone: Milestone, now: datetime) -> dict[str, Any]:
-    return {
-        "key": milestone.key,
-        "case_id": milestone.case_id,
-        "milestone": milestone.kind.value,
-        "site_id": milestone.site_id,
-        "status": milestone.status.value,
-        "sample_id": milestone.sample_id,
-        "stage": milestone.stage,
-        "occurred_at": milestone.occurred_at,
-        "details": json.dumps(dict(milestone.details), sort_keys=True),
-        "recorded_at": now,
-    }
+def _milestone_row(milestone: Milestone, now: datetime) -> tuple[Any, ...]:
+    return (
+        milestone.key,
+        milestone.case_id,
+        milestone.kind.value,
+        milestone.site_id,
+        milestone.status.value,
+        milestone.sample_id,
+        milestone.stage,
+        milestone.occurred_at,
+        json.dumps(dict(milestone.details), sort_keys=True),
+        now,
+    )
 
 
-def _delivery_params(key: str, recipient: Recipient, now: datetime) -> dict[str, Any]:
-    return {
-        "delivery_id": uuid.uuid4(),
-        "milestone_key": key,
-        "subscriber": recipient.subscriber,
-        "channel": recipient.channel.value,
-        "state": DeliveryState.PENDING.value,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "last_error": None,
-        "created_at": now,
-        "delivered_at": None,
-    }
+def _delivery_row(key: str, recipient: Recipient, now: datetime) -> tuple[Any, ...]:
+    return (
+        uuid.uuid4(),
+        key,
+        recipient.subscriber,
+        recipient.channel.value,
+        DeliveryState.PENDING.value,
+        0,
+        now,
+        None,
+        now,
+        None,
+    )

@@ -7,7 +7,7 @@ environment variables that hold them, and those must be set. Shape (README, "Not
     smtp: {host: 127.0.0.1, port: 25, starttls: false, username_env: SMTP_USER,
            password_env: SMTP_PASSWORD, sender: casebus@example.org, timeout_s: 10}
     delivery: {max_attempts: 8, base_delay_s: 30, max_delay_s: 3600, timeout_s: 10,
-               poll_interval_s: 2, batch_size: 50}
+               poll_interval_s: 2, batch_size: 500}
     subscriptions:
       - name: sgh-coordinator
         channel: webhook
@@ -99,7 +99,7 @@ class DeliverySettings:
     max_delay_s: float = 3600.0
     timeout_s: float = 10.0
     poll_interval_s: float = 2.0
-    batch_size: int = 50
+    batch_size: int = 500
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

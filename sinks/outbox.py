@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any, Final
 from uuid import UUID
 
-from sqlalchemy import Connection, Row, exists, select, update
+from sqlalchemy import Connection, Row, bindparam, exists, select, update
 
 from agents.milestones import Milestone, MilestoneKind
 from agents.model import CaseStatus
@@ -78,6 +78,17 @@ class OutboxEntry:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """How one attempt went: delivered when `error` is None; otherwise failed, to be tried
+    again at `retry_at`, or failed for good when `retry_at` is None."""
+
+    entry_id: int
+    at: datetime
+    error: str | None = None
+    retry_at: datetime | None = None
+
+
 class Outbox:
     """The outbox of one store, for the delivery loop, the CLI and the turnaround clocks."""
 
@@ -131,22 +142,30 @@ class Outbox:
             )
             return self._entries(conn, notification_outbox.c.id.in_(ids))
 
-    def record_delivered(self, entry_id: int, now: datetime) -> None:
-        self._set(
-            entry_id,
-            "recording a delivery",
-            state=DeliveryState.DELIVERED.value,
-            delivered_at=now,
-            last_error=None,
-        )
-
-    def record_failure(self, entry_id: int, error: str, retry_at: datetime | None) -> None:
-        """A failed attempt: pending again at `retry_at`, or `failed` for good when None."""
-        state = DeliveryState.PENDING if retry_at is not None else DeliveryState.FAILED
-        values: dict[str, Any] = {"state": state.value, "last_error": error[:ERROR_LENGTH]}
-        if retry_at is not None:
-            values["next_attempt_at"] = retry_at
-        self._set(entry_id, "recording a failed delivery", **values)
+    def record(self, outcomes: Sequence[DeliveryOutcome]) -> None:
+        """The outcomes of one round's attempts, all in one transaction."""
+        if not outcomes:
+            return
+        delivered = [o for o in outcomes if o.error is None]
+        failed = [o for o in outcomes if o.error is not None]
+        with transaction(self.store, f"recording {len(outcomes)} deliveries", write=True) as conn:
+            if delivered:
+                conn.execute(
+                    update(notification_outbox)
+                    .where(notification_outbox.c.id == bindparam("b_id"))
+                    .values(
+                        state=DeliveryState.DELIVERED.value,
+                        delivered_at=bindparam("b_at"),
+                        last_error=None,
+                    ),
+                    [{"b_id": o.entry_id, "b_at": o.at} for o in delivered],
+                )
+            for outcome in failed:
+                conn.execute(
+                    update(notification_outbox)
+                    .where(notification_outbox.c.id == outcome.entry_id)
+                    .values(**_failure_values(outcome))
+                )
 
     def entries(self, *, failed_only: bool = False) -> list[OutboxEntry]:
         """Deliveries, oldest first; only the failed ones with `failed_only`."""
@@ -178,13 +197,6 @@ class Outbox:
         with transaction(self.store, "reading recorded milestones") as conn:
             return recorded_keys(conn, case_ids)
 
-    def _set(self, entry_id: int, operation: str, **values: Any) -> None:
-        statement = (
-            update(notification_outbox).where(notification_outbox.c.id == entry_id).values(**values)
-        )
-        with transaction(self.store, operation, write=True) as conn:
-            conn.execute(statement)
-
     def _entries(self, conn: Connection, condition: Any) -> list[OutboxEntry]:
         query = (
             select(notification_outbox, *_milestone_columns())
@@ -193,6 +205,17 @@ class Outbox:
             .order_by(notification_outbox.c.id)
         )
         return [_entry(row) for row in conn.execute(query)]
+
+
+def _failure_values(outcome: DeliveryOutcome) -> dict[str, Any]:
+    state = DeliveryState.PENDING if outcome.retry_at is not None else DeliveryState.FAILED
+    values: dict[str, Any] = {
+        "state": state.value,
+        "last_error": (outcome.error or "")[:ERROR_LENGTH],
+    }
+    if outcome.retry_at is not None:
+        values["next_attempt_at"] = outcome.retry_at
+    return values
 
 
 def _milestone_columns() -> Iterator[Any]:

@@ -39,6 +39,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from agents.model import CaseStatus, Disposition, RejectReason, StatusRow
+from sinks.bulk import bulk_insert
 from sinks.errors import StoreError, StoreIntegrityError, StoreUnavailable
 from sinks.migrate import upgrade_to_head
 from sinks.notification_rows import insert_notifications, recorded_keys
@@ -228,8 +229,9 @@ class SqlAlchemyStore(Store):
             insert_notifications(conn, batch.notifications, datetime.now(UTC))
 
     def _insert_events(self, conn: Connection, new_events: Sequence[StoredEvent]) -> None:
-        if new_events:
-            conn.execute(events.insert(), [_event_params(event) for event in new_events])
+        bulk_insert(conn.dialect, events, EVENT_COLUMNS).execute(
+            conn, [_event_row(event) for event in new_events]
+        )
 
     def _change_dispositions(self, conn: Connection, changes: Sequence[DispositionChange]) -> None:
         if not changes:
@@ -276,10 +278,12 @@ class SqlAlchemyStore(Store):
         if not entries:
             return
         recorded_at = datetime.now(UTC)
-        statement = self._insert(dead_letters).on_conflict_do_nothing(
-            index_elements=["topic", "partition", "offset", "reason"]
-        )
-        conn.execute(statement, [_dead_letter_params(entry, recorded_at) for entry in entries])
+        bulk_insert(
+            conn.dialect,
+            dead_letters,
+            DEAD_LETTER_COLUMNS,
+            skip_conflicts_on=["topic", "partition", "offset", "reason"],
+        ).execute(conn, [_dead_letter_row(entry, recorded_at) for entry in entries])
 
     def _add_counters(self, conn: Connection, deltas: Mapping[str, int]) -> None:
         params = [{"name": name, "value": delta} for name, delta in deltas.items() if delta]
@@ -357,23 +361,41 @@ class SqlAlchemyStore(Store):
         self._engine.dispose()
 
 
-def _event_params(event: StoredEvent) -> dict[str, Any]:
-    return {
-        "event_id": event.event_id,
-        "case_id": event.case_id,
-        "event_type": event.event_type.value,
-        "site_id": event.site_id,
-        "occurred_at": event.occurred_at,
-        "disposition": event.disposition.value,
-        "reason": event.reason,
-        "content_digest": event.content_digest,
-        "topic": event.topic,
-        "partition": event.partition,
-        "offset": event.offset,
-        "broker_timestamp": event.broker_timestamp,
-        "raw": event.raw,
-        "key": event.key,
-    }
+EVENT_COLUMNS: Final = (
+    "event_id",
+    "case_id",
+    "event_type",
+    "site_id",
+    "occurred_at",
+    "disposition",
+    "reason",
+    "content_digest",
+    "topic",
+    "partition",
+    "offset",
+    "broker_timestamp",
+    "raw",
+    "key",
+)
+
+
+def _event_row(event: StoredEvent) -> tuple[Any, ...]:
+    return (
+        event.event_id,
+        event.case_id,
+        event.event_type.value,
+        event.site_id,
+        event.occurred_at,
+        event.disposition.value,
+        event.reason,
+        event.content_digest,
+        event.topic,
+        event.partition,
+        event.offset,
+        event.broker_timestamp,
+        event.raw,
+        event.key,
+    )
 
 
 def _stored_event(row: Row[Any]) -> StoredEvent:
@@ -414,16 +436,30 @@ def _status_row(row: Row[Any]) -> StatusRow:
     )
 
 
-def _dead_letter_params(entry: DeadLetterEntry, recorded_at: datetime) -> dict[str, Any]:
-    return {
-        "topic": entry.topic,
-        "partition": entry.partition,
-        "offset": entry.offset,
-        "reason": entry.reason.value,
-        "detail": entry.detail,
-        "event_id": entry.event_id,
-        "case_id": entry.case_id,
-        "dead_letter_partition": entry.dead_letter_partition,
-        "dead_letter_offset": entry.dead_letter_offset,
-        "recorded_at": recorded_at,
-    }
+DEAD_LETTER_COLUMNS: Final = (
+    "topic",
+    "partition",
+    "offset",
+    "reason",
+    "detail",
+    "event_id",
+    "case_id",
+    "dead_letter_partition",
+    "dead_letter_offset",
+    "recorded_at",
+)
+
+
+def _dead_letter_row(entry: DeadLetterEntry, recorded_at: datetime) -> tuple[Any, ...]:
+    return (
+        entry.topic,
+        entry.partition,
+        entry.offset,
+        entry.reason.value,
+        entry.detail,
+        entry.event_id,
+        entry.case_id,
+        entry.dead_letter_partition,
+        entry.dead_letter_offset,
+        recorded_at,
+    )

@@ -161,6 +161,22 @@ def decode_event(data: bytes, registry: SchemaRegistry | None = None) -> Event:
     return record_to_event(kind, record)
 
 
+def decode_event_with_digest(
+    data: bytes, registry: SchemaRegistry | None = None
+) -> tuple[Event, str]:
+    """`decode_event(data)` and the `content_digest` of that event, computed together.
+
+    The digest encodes the decoded field values again; that equals encoding the event (a
+    property test checks it) without building the field values back from the event.
+    """
+    registry = registry or default_registry()
+    name, record = decode_record(data, registry)
+    kind = _EVENT_TYPES_BY_NAME.get(name)
+    if kind is None:
+        raise NotAnEventError(f"record {name} is not an event type")
+    return record_to_event(kind, record), _digest(_newest(name, registry), record)
+
+
 def content_digest(event: Event, registry: SchemaRegistry | None = None) -> str:
     """SHA-256 hex of the event encoded with the newest schema.
 
@@ -172,24 +188,53 @@ def content_digest(event: Event, registry: SchemaRegistry | None = None) -> str:
     return hashlib.sha256(encode_event(event, registry)).hexdigest()
 
 
+def _digest(schema: SchemaVersion, record: Mapping[str, Any]) -> str:
+    out = io.BytesIO()
+    out.write(MAGIC)
+    out.write(schema.fingerprint)
+    schemaless_writer(out, schema.parsed, record)
+    return hashlib.sha256(out.getvalue()).hexdigest()
+
+
 def event_to_record(event: Event) -> dict[str, Any]:
     """The Avro field values of an event."""
-    return {field.name: getattr(event, field.name) for field in dataclasses.fields(event)}
+    return {name: getattr(event, name) for name, _ in _FIELDS[type(event)]}
 
 
 def record_to_event(kind: EventType, record: Mapping[str, Any]) -> Event:
     """Build the event dataclass from decoded Avro field values of the newest version."""
     cls = EVENT_CLASSES[kind]
     values: dict[str, Any] = {}
+    for name, convert in _FIELDS[cls]:
+        value = record[name]
+        if convert is not None:
+            value = convert(value, f"{kind.value}.{name}")
+        values[name] = value
+    return cls(**values)
+
+
+def _as_tuple(value: Any, _path: str) -> Any:
+    return tuple(value)
+
+
+def _field_conversions(cls: type[Any]) -> tuple[tuple[str, Any], ...]:
+    conversions = []
     for field in dataclasses.fields(cls):
-        value = record[field.name]
         enum_type = _ENUM_FIELDS.get(field.name)
         if enum_type is not None:
-            value = _enum_member(enum_type, value, f"{kind.value}.{field.name}")
+            conversions.append((field.name, _enum_converter(enum_type)))
         elif field.name == "actionable_alterations":
-            value = tuple(value)
-        values[field.name] = value
-    return cls(**values)
+            conversions.append((field.name, _as_tuple))
+        else:
+            conversions.append((field.name, None))
+    return tuple(conversions)
+
+
+def _enum_converter(enum_type: type[Any]) -> Any:
+    def convert(value: Any, path: str) -> Any:
+        return _enum_member(enum_type, value, path)
+
+    return convert
 
 
 def _enum_member(enum_type: type[Any], value: Any, path: str) -> Any:
@@ -373,3 +418,9 @@ def _header_problem(view: memoryview) -> str:
         found = start.hex() or "nothing"
         return f"not Avro single-object encoding: starts with {found}, expected c301"
     return f"not Avro single-object encoding: {len(view)} bytes, shorter than the 10-byte header"
+
+
+#: Per event class: each field's name, and how a decoded value becomes the field's value.
+_FIELDS: Final[dict[type[Any], tuple[tuple[str, Any], ...]]] = {
+    cls: _field_conversions(cls) for cls in EVENT_CLASSES.values()
+}

@@ -4,13 +4,14 @@ It runs beside the ingest agent (an asyncio task of the worker) and never inside
 batch: database calls run in the loop's own thread, sends run in threads with timeouts, so a
 slow or dead receiver only delays its own deliveries. Each round:
 
-1. routes milestones recorded without deliveries (e.g. OVERDUE from the turnaround clocks);
+1. now and then, routes milestones recorded without deliveries (e.g. OVERDUE from the
+   turnaround clocks);
 2. claims up to `batch_size` due deliveries (counting the attempt and leasing the row);
 3. sends them all at once, each bounded by the timeout;
-4. records each outcome: delivered; pending again after a backoff with jitter; or failed
-   when the attempts are used up or the failure is permanent.
+4. records every outcome, in one transaction: delivered; pending again after a backoff with
+   jitter; or failed when the attempts are used up or the failure is permanent.
 
-A crash between a send and its record sends that delivery again after the lease, with the
+A crash between the sends and their record sends those deliveries again after the lease, with the
 same delivery id: receivers de-duplicate on it.
 """
 
@@ -20,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -32,13 +34,16 @@ from sinks.notify.email import EmailChannel
 from sinks.notify.topic import Send, TopicChannel
 from sinks.notify.webhook import WebhookChannel
 from sinks.notify_config import TOPIC_SUBSCRIBER, ChannelKind, NotifyConfig, Subscription
-from sinks.outbox import Outbox, OutboxEntry
+from sinks.outbox import DeliveryOutcome, Outbox, OutboxEntry
 
 log = logging.getLogger("casebus.notify")
 
 #: Beyond the send timeout, how long a claimed row stays leased before another round may
 #: take it again (only after a crash does that happen).
 LEASE_MARGIN_S: Final = 60.0
+
+#: How often a round also routes milestones recorded without deliveries.
+ROUTE_INTERVAL_S: Final = 30.0
 
 _T = TypeVar("_T")
 
@@ -79,6 +84,7 @@ class DeliveryLoop:
         self.rng = rng or random.Random()
         # One thread for the outbox's SQL: never the event loop, never the ingest thread.
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="casebus-notify")
+        self._routed_at: float | None = None
 
     async def start(self) -> None:
         for channel in self.channels.values():
@@ -103,16 +109,29 @@ class DeliveryLoop:
 
     async def run_once(self) -> int:
         """One round; returns how many deliveries it attempted."""
-        await self._in_db(self.outbox.route_unrouted, self.config, self.settings.batch_size)
+        now = time.monotonic()
+        if self._routed_at is None or now - self._routed_at >= ROUTE_INTERVAL_S:
+            # Only milestones recorded outside a batch need routing, and those are few and
+            # never urgent (OVERDUE is counted in days): look for them now and then, since
+            # the search reads the whole milestone table.
+            await self._in_db(self.outbox.route_unrouted, self.config, self.settings.batch_size)
+            self._routed_at = now
         lease_s = self.settings.timeout_s + LEASE_MARGIN_S
         due = await self._in_db(
             self.outbox.claim_due, self.clock(), self.settings.batch_size, lease_s
         )
-        await asyncio.gather(*(self._deliver(entry) for entry in due))
+        outcomes = await asyncio.gather(*(self._deliver(entry) for entry in due))
+        # One transaction for the round's outcomes, not one per delivery: on SQLite each
+        # commit is a disk sync, and the ingest batches wait for the same single writer.
+        await self._in_db(self.outbox.record, outcomes)
+        delivered = sum(outcome.error is None for outcome in outcomes)
+        if delivered:
+            log.info("delivered %d notification(s)", delivered)
         return len(due)
 
     async def drain(self) -> int:
         """Rounds until nothing is due now; returns how many deliveries were attempted."""
+        self._routed_at = None
         total = 0
         while attempted := await self.run_once():
             total += attempted
@@ -129,14 +148,13 @@ class DeliveryLoop:
             log.exception("notification round failed; trying again")
         return False
 
-    async def _deliver(self, entry: OutboxEntry) -> None:
+    async def _deliver(self, entry: OutboxEntry) -> DeliveryOutcome:
         try:
             await self._send(entry)
         except DeliveryError as error:
-            await self._failed(entry, error)
-        else:
-            await self._in_db(self.outbox.record_delivered, entry.id, self.clock())
-            log.info("delivered %s to %s", entry.milestone.key, entry.subscriber)
+            return self._failed(entry, error)
+        log.debug("delivered %s to %s", entry.milestone.key, entry.subscriber)
+        return DeliveryOutcome(entry.id, self.clock())
 
     async def _send(self, entry: OutboxEntry) -> None:
         channel = self.channels.get(entry.subscriber)
@@ -151,14 +169,13 @@ class DeliveryLoop:
         except TimeoutError as error:
             raise DeliveryError(f"no answer within {limit:g} s") from error
 
-    async def _failed(self, entry: OutboxEntry, error: DeliveryError) -> None:
+    def _failed(self, entry: OutboxEntry, error: DeliveryError) -> DeliveryOutcome:
         now = self.clock()
         retry_at = (
             None
             if error.permanent
             else next_attempt_at(entry.attempts, self.settings, now, self.rng)
         )
-        await self._in_db(self.outbox.record_failure, entry.id, error.reason, retry_at)
         outcome = "failed for good" if retry_at is None else f"retry at {retry_at:%H:%M:%S}"
         log.warning(
             "delivery %s of %s to %s, attempt %d: %s; %s",
@@ -169,6 +186,7 @@ class DeliveryLoop:
             error.reason,
             outcome,
         )
+        return DeliveryOutcome(entry.id, now, error.reason, retry_at)
 
     async def _in_db(self, fn: Callable[..., _T], *args: Any) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)

@@ -14,6 +14,7 @@ from streams.codec import (
     MAGIC,
     content_digest,
     decode_event,
+    decode_event_with_digest,
     decode_record,
     encode_event,
     encode_record,
@@ -57,6 +58,11 @@ def test_header_names_newest_schema_of_the_type(event: Event) -> None:
 @given(strategies.events())
 def test_content_digest_is_stable_across_decoding(event: Event) -> None:
     assert content_digest(decode_event(encode_event(event))) == content_digest(event)
+
+
+@given(strategies.events())
+def test_decoding_with_digest_gives_the_event_and_its_digest(event: Event) -> None:
+    assert decode_event_with_digest(encode_event(event)) == (event, content_digest(event))
 
 
 @given(strategies.events())
