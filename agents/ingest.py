@@ -25,11 +25,11 @@ from typing import Any
 from uuid import UUID
 
 from agents.classification import CaseEvent, Classification, changes
-from agents.milestones import new_milestones
+from agents.milestones import Milestone, new_milestones
 from agents.model import Disposition, RejectReason, StatusRow
 from agents.status import evaluate_case
-from sinks.notification_rows import NotificationWrite, notifications_for
-from sinks.notify_config import NotifyConfig
+from sinks.notification_rows import NotificationWrite
+from sinks.notify_config import ChannelKind, NotifyConfig, Recipient
 from sinks.persistence import (
     CONSUMED,
     DUPLICATES,
@@ -195,8 +195,8 @@ class IngestProcessor:
             batch.store_new(candidate, view.classifications[candidate.event.event_id])
         if view.status is not None and view.status != case.status:
             batch.status_changed(case.status, view.status, arrivals[-1])
-        reached = new_milestones(events, view, case.milestone_keys)
-        batch.notifications.extend(notifications_for(reached, self.notify))
+        for milestone in new_milestones(events, view, case.milestone_keys):
+            batch.milestone_reached(milestone, self.notify.recipients(milestone))
 
 
 def _arrival(offset: int) -> tuple[int]:
@@ -293,6 +293,16 @@ class _BatchBuilder:
             _status_changed_record(previous, row, cause),
         )
         self.outgoing.append(Outgoing(self.topics.case_status, row.case_id.encode(), value))
+
+    def milestone_reached(self, milestone: Milestone, recipients: Sequence[Recipient]) -> None:
+        # The topic's copy goes out with the batch, as status changes do; the outbox keeps
+        # only the deliveries to receivers outside Kafka, which need retries and a record.
+        outside = tuple(r for r in recipients if r.channel is not ChannelKind.TOPIC)
+        self.notifications.append(NotificationWrite(milestone, outside))
+        if len(outside) < len(recipients):
+            value = codec.encode_record("Notification", milestone.to_record())
+            key = milestone.case_id.encode()
+            self.outgoing.append(Outgoing(self.topics.notifications, key, value))
 
     def _dead_letter(
         self,

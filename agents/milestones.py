@@ -27,6 +27,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
+from typing import Any, Final
 
 from agents.classification import CaseEvent
 from agents.model import CaseStatus, Disposition, StatusRow
@@ -45,6 +46,10 @@ class MilestoneKind(enum.StrEnum):
     ORPHAN_OVERDUE = "ORPHAN_OVERDUE"
 
 
+#: The kinds the turnaround clocks record, outside any ingest batch; batches never reach them.
+CLOCK_KINDS: Final = frozenset({MilestoneKind.OVERDUE, MilestoneKind.ORPHAN_OVERDUE})
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Milestone:
     """One milestone of one case, with the facts a receiver needs (no PHI)."""
@@ -61,6 +66,20 @@ class Milestone:
     @property
     def key(self) -> str:
         return milestone_key(self.case_id, self.kind, self.sample_id or self.stage)
+
+    def to_record(self) -> dict[str, Any]:
+        """The `Notification` record of this milestone (schemas/notification)."""
+        return {
+            "milestone": self.kind.value,
+            "key": self.key,
+            "case_id": self.case_id,
+            "site_id": self.site_id,
+            "status": self.status.value,
+            "sample_id": self.sample_id,
+            "stage": self.stage,
+            "occurred_at": self.occurred_at,
+            "details": dict(self.details),
+        }
 
 
 def milestone_key(case_id: str, kind: MilestoneKind, qualifier: str | None = None) -> str:

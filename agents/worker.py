@@ -144,7 +144,7 @@ def create_app(
     source = app.topic(*topics.all_ingest, key_serializer="raw", value_serializer="raw")
     sinks = {
         name: app.topic(name, key_serializer="raw", value_serializer="raw")
-        for name in (topics.dead_letter, topics.case_status)
+        for name in (topics.dead_letter, topics.case_status, topics.notifications)
     }
 
     async def send(outgoing: Sequence[Outgoing]) -> None:
@@ -173,9 +173,9 @@ def create_app(
 
     app.timer(sweep_interval_s(os.environ), name="clocks")(clocks)
 
-    notifications = app.topic(topics.notifications, key_serializer="raw", value_serializer="raw")
-
     async def publish_notification(key: bytes, value: bytes) -> None:
+        # The clocks' milestones; a batch publishes its own milestones with its records.
+        notifications = sinks[topics.notifications]
         await (await notifications.send(key=key, value=value))  # acknowledged by the broker
 
     delivery = DeliveryLoop(Outbox(store), build_channels(notify, publish_notification), notify)

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from aiokafka import AIOKafkaConsumer
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -26,6 +27,9 @@ from streams.admin import ensure_topics
 from streams.codec import decode_record
 from streams.events import event_type
 from streams.topics import Topics
+
+#: The benchmarked worker's log level; `info` logs each batch's timings to its log file.
+WORKER_LOGLEVEL: Final = os.environ.get("CASEBUS_BENCH_WORKER_LOGLEVEL", "warn")
 
 
 def fresh_topics(bootstrap: str) -> Topics:
@@ -171,7 +175,14 @@ def start_worker(
     }
     log = (home / "worker.log").open("wb")
     return subprocess.Popen(
-        [sys.executable, "-m", "casebus", "worker", "--loglevel", os.environ.get("CASEBUS_BENCH_WORKER_LOGLEVEL", "warn")],
+        [
+            sys.executable,
+            "-m",
+            "casebus",
+            "worker",
+            "--loglevel",
+            os.environ.get("CASEBUS_BENCH_WORKER_LOGLEVEL", "warn"),
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

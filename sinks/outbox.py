@@ -24,12 +24,11 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Row, bindparam, exists, select, update
 
-from agents.milestones import Milestone, MilestoneKind
+from agents.milestones import CLOCK_KINDS, Milestone, MilestoneKind
 from agents.model import CaseStatus
 from sinks.access import transaction
 from sinks.notification_rows import (
     DeliveryState,
-    NotificationWrite,
     insert_notifications,
     notifications_for,
     recorded_keys,
@@ -95,21 +94,17 @@ class Outbox:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def enqueue(self, notifications: Sequence[NotificationWrite]) -> None:
-        """Record milestones found outside a batch (e.g. OVERDUE), each at most once."""
-        with transaction(self.store, "recording notifications", write=True) as conn:
-            insert_notifications(conn, notifications, datetime.now(UTC))
-
     def route_unrouted(self, config: NotifyConfig, limit: int) -> int:
-        """Give deliveries to milestones recorded without any (e.g. by the turnaround clocks).
+        """Give deliveries to the turnaround clocks' milestones, which they record without any.
 
-        A batch writes a milestone and its deliveries together, so a milestone with no delivery
-        row at all was recorded elsewhere; it is routed by the current subscriptions.
+        A batch writes a milestone and its deliveries together (and publishes the topic's copy
+        itself), so only the clocks' kinds are looked at; they are routed by the current
+        subscriptions, the topic included.
         """
         routed = exists().where(notification_outbox.c.milestone_key == milestones.c.key)
         query = (
             select(milestones.c.key.label("m_key"), *_milestone_columns())
-            .where(~routed)
+            .where(milestones.c.milestone.in_([kind.value for kind in CLOCK_KINDS]), ~routed)
             .order_by(milestones.c.recorded_at, milestones.c.key)
             .limit(limit)
         )
