@@ -22,6 +22,7 @@ import faust
 from agents.clocks import Targets
 from agents.ingest import BatchResult, IngestProcessor, Outgoing
 from agents.overdue import ClockSweeper, sweep_interval_s, sweep_now
+from agents.publisher import Publisher
 from infra.config import Settings
 from infra.sites import SiteRegistry
 from sinks.errors import StoreUnavailable
@@ -38,7 +39,7 @@ from streams.topics import Topics
 log = logging.getLogger("casebus.worker")
 
 BATCH_MAX: Final = 1000
-BATCH_WITHIN_S: Final = 0.2
+BATCH_WITHIN_S: Final = 0.05
 RETRY_FIRST_S: Final = 0.5
 RETRY_MAX_S: Final = 30.0
 SESSION_TIMEOUT_S: Final = 10.0
@@ -120,7 +121,11 @@ def source_record(message: Any) -> SourceRecord:
 
 
 def create_app(
-    settings: Settings, bootstrap: str, store: Store, notify: NotifyConfig | None = None
+    settings: Settings,
+    bootstrap: str,
+    store: Store,
+    publisher: Publisher,
+    notify: NotifyConfig | None = None,
 ) -> faust.App:
     """The worker's Faust app; a fresh one per call, with nothing kept at module level."""
     topics = Topics(settings.topic_prefix)
@@ -142,21 +147,13 @@ def create_app(
         datadir=str(datadir),
     )
     source = app.topic(*topics.all_ingest, key_serializer="raw", value_serializer="raw")
-    sinks = {
-        name: app.topic(name, key_serializer="raw", value_serializer="raw")
-        for name in (topics.dead_letter, topics.case_status, topics.notifications)
-    }
-
-    async def send(outgoing: Sequence[Outgoing]) -> None:
-        pending = [await sinks[o.topic].send(key=o.key, value=o.value) for o in outgoing]
-        for future in pending:
-            await future  # delivered (acks=all) before the batch commits
 
     notify = notify or NotifyConfig()
     processor = IngestProcessor(
         store, topics, SiteRegistry.load(), consumer=settings.app_id, notify=notify
     )
-    runner = BatchRunner(processor, send, on_stored=_log_batch)
+    # Every outgoing record is acknowledged (acks=all) before the batch commits.
+    runner = BatchRunner(processor, publisher.publish, on_stored=_log_batch)
 
     @app.agent(source, concurrency=1, name="ingest")
     async def ingest(stream: faust.StreamT[bytes]) -> None:
@@ -175,8 +172,7 @@ def create_app(
 
     async def publish_notification(key: bytes, value: bytes) -> None:
         # The clocks' milestones; a batch publishes its own milestones with its records.
-        notifications = sinks[topics.notifications]
-        await (await notifications.send(key=key, value=value))  # acknowledged by the broker
+        await publisher.publish([Outgoing(topics.notifications, key, value)])
 
     delivery = DeliveryLoop(Outbox(store), build_channels(notify, publish_notification), notify)
 
@@ -241,8 +237,9 @@ def run_worker(settings: Settings, loglevel: str = "info") -> int:
         )
         if moved:
             log.warning("resuming from the status database's positions: %s", moved)
-        app = create_app(settings, bootstrap, store, notify)
-        worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+        publisher = Publisher(bootstrap)
+        app = create_app(settings, bootstrap, store, publisher, notify)
+        worker = faust.Worker(app, publisher, loglevel=loglevel, quiet=True)
         worker.execute_from_commandline()
     finally:
         store.close()
