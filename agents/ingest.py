@@ -96,7 +96,12 @@ class IngestProcessor:
         sites: Container[str],
         consumer: str,
         notify: NotifyConfig | None = None,
+        *,
+        publishes: bool = True,
     ) -> None:
+        """`publishes` False leaves `BatchResult.outgoing` empty (for a replay, which
+        publishes nothing): encoding records that are never sent costs as much as storing."""
+        self.publishes = publishes
         self.store = store
         self.topics = topics
         self.sites = sites
@@ -106,7 +111,7 @@ class IngestProcessor:
     def process(self, records: Sequence[SourceRecord]) -> BatchResult:
         """Decide `records` (no writes); commit the result with `commit`."""
         fresh = self._unprocessed(records)
-        batch = _BatchBuilder(self.topics)
+        batch = _BatchBuilder(self.topics, self.publishes)
         candidates = []
         for record in fresh:
             checked = self._check(record)
@@ -213,8 +218,9 @@ def _classification_of(stored: StoredEvent) -> Classification:
 class _BatchBuilder:
     """Collects the effects of one batch: rows to write, records to publish, outcomes."""
 
-    def __init__(self, topics: Topics) -> None:
+    def __init__(self, topics: Topics, publishes: bool) -> None:
         self.topics = topics
+        self.publishes = publishes
         self.new_events: list[StoredEvent] = []
         self.disposition_changes: list[DispositionChange] = []
         self.status_rows: dict[str, StatusRow] = {}
@@ -288,6 +294,8 @@ class _BatchBuilder:
     def status_changed(self, previous: StatusRow | None, row: StatusRow, cause: _Candidate) -> None:
         self.status_rows[row.case_id] = row
         self.status_changes.append((previous, row))
+        if not self.publishes:
+            return
         value = codec.encode_record(
             "CaseStatusChanged",
             _status_changed_record(previous, row, cause),
@@ -299,7 +307,7 @@ class _BatchBuilder:
         # only the deliveries to receivers outside Kafka, which need retries and a record.
         outside = tuple(r for r in recipients if r.channel is not ChannelKind.TOPIC)
         self.notifications.append(NotificationWrite(milestone, outside))
-        if len(outside) < len(recipients):
+        if self.publishes and len(outside) < len(recipients):
             value = codec.encode_record("Notification", milestone.to_record())
             key = milestone.case_id.encode()
             self.outgoing.append(Outgoing(self.topics.notifications, key, value))
@@ -324,6 +332,8 @@ class _BatchBuilder:
                 case_id=case_id if case_id is not None and ID_PATTERN.fullmatch(case_id) else None,
             )
         )
+        if not self.publishes:
+            return
         value = codec.encode_record(
             "DeadLetter",
             {

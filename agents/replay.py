@@ -52,7 +52,9 @@ def replay_records(
 
     `on_batch` receives the size of each committed batch (for a progress bar).
     """
-    processor = IngestProcessor(store, topics, sites, consumer=replay_consumer(topics.prefix))
+    processor = IngestProcessor(
+        store, topics, sites, consumer=replay_consumer(topics.prefix), publishes=False
+    )
     dispositions: Counter[str] = Counter()
     for batch in _batches(records, batch_size):
         result = processor.process(batch)

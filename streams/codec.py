@@ -231,8 +231,12 @@ def _field_conversions(cls: type[Any]) -> tuple[tuple[str, Any], ...]:
 
 
 def _enum_converter(enum_type: type[Any]) -> Any:
+    # A dict lookup: calling the enum class goes through its metaclass, several times slower.
+    members = {member.value: member for member in enum_type}
+
     def convert(value: Any, path: str) -> Any:
-        return _enum_member(enum_type, value, path)
+        member = members.get(value)
+        return member if member is not None else _enum_member(enum_type, value, path)
 
     return convert
 
