@@ -60,6 +60,7 @@ def case_events(rng: random.Random, number: int) -> list[Event]:
             **common,
         )
     ]
+    passed = False
     for attempt in range(2):
         sample_id = f"S-{number:07d}-{attempt}"
         t += timedelta(days=rng.randint(2, 10))
@@ -91,8 +92,9 @@ def case_events(rng: random.Random, number: int) -> list[Event]:
             )
         )
         if not failed:
+            passed = True
             break
-    if events[-1].outcome is QaOutcome.PASSED:  # type: ignore[union-attr]
+    if passed:
         events.append(
             ReviewComplete(
                 event_id=uid(),

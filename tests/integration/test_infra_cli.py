@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ def _broker_processes(home: Path) -> list[int]:
 
 
 @pytest.fixture
-def home(tmp_path: Path):  # type: ignore[no-untyped-def]
+def home(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
     _casebus(tmp_path, "infra", "down")
 
