@@ -15,8 +15,9 @@ has not followed, not about when the sample was taken.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -147,6 +148,27 @@ def sweep_interval_s(env: Mapping[str, str]) -> float:
     if not 0 < seconds < float("inf"):
         raise ClockConfigError(f"{SWEEP_INTERVAL_VARIABLE}={text!r}: expected seconds > 0")
     return seconds
+
+
+class SweepPacer:
+    """Spaces sweeps so that they take at most `share` of the worker's time.
+
+    A sweep reads every waiting case; while a large backlog drains, nearly every case is
+    waiting and a sweep can take seconds of the same core and database that the batches
+    need. Overdue is counted in days, so a later sweep costs nothing that matters.
+    """
+
+    def __init__(self, share: float = 0.1, clock: Callable[[], float] = time.monotonic) -> None:
+        self.share = share
+        self.clock = clock
+        self._not_before = float("-inf")
+
+    def due(self) -> bool:
+        return self.clock() >= self._not_before
+
+    def took(self, seconds: float) -> None:
+        """Note that a sweep just ended after `seconds`."""
+        self._not_before = self.clock() + seconds * (1 - self.share) / self.share
 
 
 def sweep_now(sweeper: ClockSweeper) -> SweepResult | None:

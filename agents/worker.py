@@ -21,7 +21,7 @@ import faust
 
 from agents.clocks import Targets
 from agents.ingest import BatchResult, IngestProcessor, Outgoing
-from agents.overdue import ClockSweeper, sweep_interval_s, sweep_now
+from agents.overdue import ClockSweeper, SweepPacer, sweep_interval_s, sweep_now
 from agents.publisher import Publisher
 from infra.config import Settings
 from infra.sites import SiteRegistry
@@ -164,9 +164,15 @@ def create_app(
 
     sweeper = ClockSweeper(store, Targets.from_env(os.environ))
 
+    pacer = SweepPacer()
+
     async def clocks() -> None:
         # Turnaround clocks and overdue milestones; SQL runs off the event loop.
+        if not pacer.due():
+            return
+        started = time.monotonic()
         await asyncio.to_thread(sweep_now, sweeper)
+        pacer.took(time.monotonic() - started)
 
     app.timer(sweep_interval_s(os.environ), name="clocks")(clocks)
 

@@ -16,6 +16,7 @@ from agents.clocks import Stage
 from agents.milestones import Milestone
 from agents.model import CaseStatus
 from sinks.access import transaction
+from sinks.bulk import bulk_insert
 from sinks.notification_rows import NotificationWrite, insert_notifications, recorded_keys
 from sinks.persistence import Store
 from sinks.tables import case_clocks, case_status
@@ -65,23 +66,42 @@ def load_clocks(store: Store, *, overdue_only: bool = False) -> list[ClockRow]:
         ]
 
 
+#: Clock rows written per statement, so that a sweep of a large registry never holds all
+#: of its driver parameters at once.
+ROWS_PER_WRITE = 5000
+
+CLOCK_COLUMNS = (
+    "case_id",
+    "site_id",
+    "stage",
+    "started_at",
+    "due_at",
+    "overdue",
+    "overdue_since",
+    "checked_at",
+)
+
+
 def _replace(conn: Connection, rows: Sequence[ClockRow], checked_at: datetime) -> None:
     conn.execute(delete(case_clocks))
-    if rows:
-        conn.execute(case_clocks.insert(), [_params(row, checked_at) for row in rows])
+    insert = bulk_insert(conn.dialect, case_clocks, CLOCK_COLUMNS)
+    for start in range(0, len(rows), ROWS_PER_WRITE):
+        insert.execute(
+            conn, [_row(row, checked_at) for row in rows[start : start + ROWS_PER_WRITE]]
+        )
 
 
-def _params(row: ClockRow, checked_at: datetime) -> dict[str, object]:
-    return {
-        "case_id": row.case_id,
-        "site_id": row.site_id,
-        "stage": row.stage.value,
-        "started_at": row.started_at,
-        "due_at": row.due_at,
-        "overdue": row.overdue,
-        "overdue_since": row.overdue_since,
-        "checked_at": checked_at,
-    }
+def _row(row: ClockRow, checked_at: datetime) -> tuple[object, ...]:
+    return (
+        row.case_id,
+        row.site_id,
+        row.stage.value,
+        row.started_at,
+        row.due_at,
+        row.overdue,
+        row.overdue_since,
+        checked_at,
+    )
 
 
 def record_sweep(
