@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -294,23 +294,21 @@ class _BatchBuilder:
     def status_changed(self, previous: StatusRow | None, row: StatusRow, cause: _Candidate) -> None:
         self.status_rows[row.case_id] = row
         self.status_changes.append((previous, row))
-        if not self.publishes:
-            return
-        value = codec.encode_record(
+        self._publish(
+            self.topics.case_status,
+            row.case_id.encode(),
             "CaseStatusChanged",
-            _status_changed_record(previous, row, cause),
+            lambda: _status_changed_record(previous, row, cause),
         )
-        self.outgoing.append(Outgoing(self.topics.case_status, row.case_id.encode(), value))
 
     def milestone_reached(self, milestone: Milestone, recipients: Sequence[Recipient]) -> None:
         # The topic's copy goes out with the batch, as status changes do; the outbox keeps
         # only the deliveries to receivers outside Kafka, which need retries and a record.
         outside = tuple(r for r in recipients if r.channel is not ChannelKind.TOPIC)
         self.notifications.append(NotificationWrite(milestone, outside))
-        if self.publishes and len(outside) < len(recipients):
-            value = codec.encode_record("Notification", milestone.to_record())
+        if len(outside) < len(recipients):
             key = milestone.case_id.encode()
-            self.outgoing.append(Outgoing(self.topics.notifications, key, value))
+            self._publish(self.topics.notifications, key, "Notification", milestone.to_record)
 
     def _dead_letter(
         self,
@@ -332,11 +330,11 @@ class _BatchBuilder:
                 case_id=case_id if case_id is not None and ID_PATTERN.fullmatch(case_id) else None,
             )
         )
-        if not self.publishes:
-            return
-        value = codec.encode_record(
+        self._publish(
+            self.topics.dead_letter,
+            record.key or b"",
             "DeadLetter",
-            {
+            lambda: {
                 "original": record.value,
                 "source_topic": record.topic,
                 "source_partition": record.partition,
@@ -350,7 +348,14 @@ class _BatchBuilder:
                 "case_id": case_id,
             },
         )
-        self.outgoing.append(Outgoing(self.topics.dead_letter, record.key or b"", value))
+
+    def _publish(
+        self, topic: str, key: bytes, name: str, record: Callable[[], dict[str, Any]]
+    ) -> None:
+        # The record is built only when it is published: a replay publishes nothing.
+        if self.publishes:
+            value = codec.encode_record(name, record())
+            self.outgoing.append(Outgoing(topic, key, value))
 
     def result(self, consumer: str, consumed: Iterable[SourceRecord]) -> BatchResult:
         offsets: dict[tuple[str, int], int] = {}

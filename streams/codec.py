@@ -207,22 +207,21 @@ def record_to_event(kind: EventType, record: Mapping[str, Any]) -> Event:
     values: dict[str, Any] = {}
     for name, convert in _FIELDS[cls]:
         value = record[name]
-        if convert is not None:
-            value = convert(value, f"{kind.value}.{name}")
-        values[name] = value
+        values[name] = value if convert is None else convert(value)
     return cls(**values)
 
 
-def _as_tuple(value: Any, _path: str) -> Any:
+def _as_tuple(value: Any) -> Any:
     return tuple(value)
 
 
-def _field_conversions(cls: type[Any]) -> tuple[tuple[str, Any], ...]:
+def _field_conversions(kind: EventType) -> tuple[tuple[str, Any], ...]:
     conversions = []
-    for field in dataclasses.fields(cls):
+    for field in dataclasses.fields(EVENT_CLASSES[kind]):
         enum_type = _ENUM_FIELDS.get(field.name)
         if enum_type is not None:
-            conversions.append((field.name, _enum_converter(enum_type)))
+            path = f"{kind.value}.{field.name}"
+            conversions.append((field.name, _enum_converter(enum_type, path)))
         elif field.name == "actionable_alterations":
             conversions.append((field.name, _as_tuple))
         else:
@@ -230,11 +229,11 @@ def _field_conversions(cls: type[Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(conversions)
 
 
-def _enum_converter(enum_type: type[Any]) -> Any:
+def _enum_converter(enum_type: type[Any], path: str) -> Any:
     # A dict lookup: calling the enum class goes through its metaclass, several times slower.
     members = {member.value: member for member in enum_type}
 
-    def convert(value: Any, path: str) -> Any:
+    def convert(value: Any) -> Any:
         member = members.get(value)
         return member if member is not None else _enum_member(enum_type, value, path)
 
@@ -426,5 +425,5 @@ def _header_problem(view: memoryview) -> str:
 
 #: Per event class: each field's name, and how a decoded value becomes the field's value.
 _FIELDS: Final[dict[type[Any], tuple[tuple[str, Any], ...]]] = {
-    cls: _field_conversions(cls) for cls in EVENT_CLASSES.values()
+    EVENT_CLASSES[kind]: _field_conversions(kind) for kind in EventType
 }
