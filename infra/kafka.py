@@ -62,6 +62,18 @@ class ClusterState:
         return cls(raw["cluster_id"], raw["kafka_version"], nodes)
 
 
+def new_cluster_id(random_bytes: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
+    """A cluster id for `StorageTool format`: URL-safe base64 of 16 bytes, no padding.
+
+    Never one that starts with '-': the tool would read it as an option and refuse to format
+    (1 draw in 64). Kafka's own `Uuid.randomUuid` draws again for the same reason.
+    """
+    while True:
+        candidate = base64.urlsafe_b64encode(random_bytes()).rstrip(b"=").decode()
+        if not candidate.startswith("-"):
+            return candidate
+
+
 class LocalCluster:
     """The local cluster whose state lives under `<home>/kafka`."""
 
@@ -135,7 +147,7 @@ class LocalCluster:
 
     def _create(self, nodes: int, java: str) -> ClusterState:
         ports = _free_ports(2 * nodes)
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = new_cluster_id()
         state = ClusterState(
             cluster_id,
             KAFKA_VERSION,
