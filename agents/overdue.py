@@ -1,11 +1,12 @@
-"""The clock sweep: recompute every waiting case's turnaround clock and raise what is late.
+"""The clock sweep: recompute the waiting cases' turnaround clocks and raise what is late.
 
-Run on a timer by the worker (and directly by tests). Each sweep reads the stored events of
-the waiting cases and the orphans, applies the pure rules of `agents.clocks`, and stores the
-result in one transaction: the `case_clocks` table and any new `OVERDUE` / `ORPHAN_OVERDUE`
-milestones. A milestone's key is (case, OVERDUE, stage) or (case, ORPHAN_OVERDUE), and a key
-is recorded once, so each overdue stage of a case, and each overdue orphan, is raised once
-however many sweeps see it.
+Run on a timer by the worker (and directly by tests). The worker's first sweep reads the stored
+events of every waiting case and orphan; later ones read only the cases with events stored
+since and the clocks that fell due (see `ClockSweeper.sweep`). Each applies the pure rules of
+`agents.clocks` and stores the result in one transaction: the `case_clocks` rows and any new
+`OVERDUE` / `ORPHAN_OVERDUE` milestones. A milestone's key is (case, OVERDUE, stage) or (case,
+ORPHAN_OVERDUE), and a key is recorded once, so each overdue stage of a case, and each overdue
+orphan, is raised once however many sweeps see it.
 
 An orphan's clock starts when its first held event reached the broker (its broker timestamp,
 or its `occurred_at` when the record had none): the grace period is about a registration that
@@ -17,14 +18,16 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
+from itertools import chain
 
 from agents.clocks import Clock, ClockConfigError, Stage, Targets, case_clock, orphan_clock
 from agents.milestones import Milestone, milestone_for_orphan_overdue, milestone_for_overdue
 from agents.model import CaseStatus, Disposition
-from sinks.clock_table import ClockRow, record_sweep, waiting_case_ids
+from sinks.clock_table import ClockRow, fallen_due_case_ids, record_sweep, waiting_case_ids
 from sinks.errors import StoreError
 from sinks.persistence import CaseRecord, Store, StoredEvent
 from streams import codec
@@ -53,48 +56,81 @@ class ClockSweeper:
         self.store = store
         self.targets = targets
 
-    def sweep(self, now: datetime) -> SweepResult:
+    def sweep(self, now: datetime, touched: Collection[str] | None = None) -> SweepResult:
+        """Recompute clocks at `now`, store them, and raise what became overdue.
+
+        Without `touched`, every clock (a full sweep, which replaces the whole table). With
+        it, only the clocks that can have changed since the previous sweep: those of the
+        `touched` cases (the ones with events stored since) and those that fell due by `now`.
+        Every other row already holds what a full sweep would write, because a clock is a
+        function of its case's events and of whether `now` is past its due time.
+        """
+        clocks: Iterator[_Found]
+        if touched is None:
+            cases = None
+            clocks = chain(self._waiting_case_clocks(), self._orphan_clocks())
+        else:
+            cases = set(touched).union(fallen_due_case_ids(self.store, now))
+            clocks = self._clocks_of(cases)
         rows: list[ClockRow] = []
         candidates: list[Milestone] = []
-        for clock, site_id, status in self._case_clocks():
+        for clock, site_id, overdue_milestone in clocks:
             rows.append(_row(clock, site_id, now))
             if clock.is_overdue(now):
-                candidates.append(_overdue_milestone(clock, site_id, status))
-        for clock, site_id, held in self._orphan_clocks():
-            rows.append(_row(clock, site_id, now))
-            if clock.is_overdue(now):
-                candidates.append(_orphan_milestone(clock, site_id, held))
-        raised = record_sweep(self.store, rows, candidates, now)
+                candidates.append(overdue_milestone())
+        raised = record_sweep(self.store, rows, candidates, now, cases=cases)
         for milestone in raised:
             log.debug("%s: %s %s", milestone.case_id, milestone.kind, milestone.stage or "")
         if raised:
             log.info("clock sweep: %d clock(s), %d newly overdue", len(rows), len(raised))
         return SweepResult(rows, raised)
 
-    def _case_clocks(self) -> Iterable[tuple[Clock, str, CaseStatus]]:
-        ids = waiting_case_ids(self.store)
-        for start in range(0, len(ids), CASES_PER_READ):
-            cases = self.store.load_cases(ids[start : start + CASES_PER_READ])
-            for case in cases.values():
-                clock = self._clock_of(case)
-                if clock is not None and case.status is not None:
-                    yield clock, case.status.site_id, case.status.status
+    def _waiting_case_clocks(self) -> Iterator[_Found]:
+        return self._clocks_of(waiting_case_ids(self.store))
 
-    def _clock_of(self, case: CaseRecord) -> Clock | None:
+    def _clocks_of(self, case_ids: Collection[str]) -> Iterator[_Found]:
+        ordered = sorted(case_ids)
+        for start in range(0, len(ordered), CASES_PER_READ):
+            cases = self.store.load_cases(ordered[start : start + CASES_PER_READ])
+            for case in cases.values():
+                yield from self._clock_of(case)
+
+    def _clock_of(self, case: CaseRecord) -> Iterator[_Found]:
+        if case.status is None:
+            held = [stored for stored in case.events if stored.disposition is Disposition.HELD]
+            if held:
+                yield self._orphan_clock(case.case_id, held)
+            return
         accepted = [
             codec.decode_event(stored.raw)
             for stored in case.events
             if stored.disposition is Disposition.ACCEPTED
         ]
-        return case_clock(accepted, self.targets)
+        clock = case_clock(accepted, self.targets)
+        if clock is not None:
+            status = case.status
+            yield (
+                clock,
+                status.site_id,
+                partial(_overdue_milestone, clock, status.site_id, status.status),
+            )
 
-    def _orphan_clocks(self) -> Iterable[tuple[Clock, str, Sequence[StoredEvent]]]:
+    def _orphan_clocks(self) -> Iterator[_Found]:
         by_case: dict[str, list[StoredEvent]] = defaultdict(list)
         for stored in self.store.orphans():
             by_case[stored.case_id].append(stored)
         for case_id, held in by_case.items():
-            since = min(stored.broker_timestamp or stored.occurred_at for stored in held)
-            yield orphan_clock(case_id, since, self.targets), held[0].site_id, held
+            yield self._orphan_clock(case_id, held)
+
+    def _orphan_clock(self, case_id: str, held: Sequence[StoredEvent]) -> _Found:
+        since = min(stored.broker_timestamp or stored.occurred_at for stored in held)
+        clock = orphan_clock(case_id, since, self.targets)
+        site_id = held[0].site_id
+        return clock, site_id, partial(_orphan_milestone, clock, site_id, held)
+
+
+#: A clock, its case's site, and how to build its overdue milestone should it be overdue.
+_Found = tuple[Clock, str, Callable[[], Milestone]]
 
 
 def _row(clock: Clock, site_id: str, now: datetime) -> ClockRow:
@@ -171,10 +207,40 @@ class SweepPacer:
         self._not_before = self.clock() + seconds * (1 - self.share) / self.share
 
 
-def sweep_now(sweeper: ClockSweeper) -> SweepResult | None:
-    """One sweep at the current time; a store fault is logged and the next sweep retries."""
+class PendingClocks:
+    """Which clocks the worker's next sweep must recompute.
+
+    All of them at first, since the worker cannot know what changed while it was not running;
+    after that, the cases with events stored since the sweep before. Used from the event loop
+    only: batches report their cases as they are stored, and a sweep takes the set as it starts.
+    """
+
+    def __init__(self) -> None:
+        self._touched: set[str] | None = None  # None: every clock
+
+    def touch(self, case_ids: Iterable[str]) -> None:
+        """Note cases whose events were just stored."""
+        if self._touched is not None:
+            self._touched.update(case_ids)
+
+    def take(self) -> set[str] | None:
+        """The cases to recompute (None: every clock); the next sweep starts from nothing."""
+        taken, self._touched = self._touched, set()
+        return taken
+
+    def give_back(self, taken: set[str] | None) -> None:
+        """Return what a sweep took and could not store, for the next sweep to do."""
+        if taken is None or self._touched is None:
+            self._touched = None
+        else:
+            self._touched |= taken
+
+
+def sweep_now(sweeper: ClockSweeper, touched: Collection[str] | None = None) -> SweepResult | None:
+    """One sweep at the current time (incremental when `touched` is given, see
+    `ClockSweeper.sweep`); a store fault is logged and None returned, for a later retry."""
     try:
-        return sweeper.sweep(datetime.now(UTC))
+        return sweeper.sweep(datetime.now(UTC), touched)
     except StoreError as error:
         log.warning("clock sweep skipped: %s", error)
         return None

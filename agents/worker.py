@@ -21,7 +21,13 @@ import faust
 
 from agents.clocks import Targets
 from agents.ingest import BatchResult, IngestProcessor, Outgoing
-from agents.overdue import ClockSweeper, SweepPacer, sweep_interval_s, sweep_now
+from agents.overdue import (
+    ClockSweeper,
+    PendingClocks,
+    SweepPacer,
+    sweep_interval_s,
+    sweep_now,
+)
 from agents.publisher import Publisher
 from infra.config import Settings
 from infra.sites import SiteRegistry
@@ -152,8 +158,14 @@ def create_app(
     processor = IngestProcessor(
         store, topics, SiteRegistry.load(), consumer=settings.app_id, notify=notify
     )
+    pending = PendingClocks()
+
+    def on_stored(result: BatchResult, times: BatchTimes) -> None:
+        pending.touch(event.case_id for event in result.write.new_events)
+        _log_batch(result, times)
+
     # Every outgoing record is acknowledged (acks=all) before the batch commits.
-    runner = BatchRunner(processor, publisher.publish, on_stored=_log_batch)
+    runner = BatchRunner(processor, publisher.publish, on_stored=on_stored)
 
     @app.agent(source, concurrency=1, name="ingest")
     async def ingest(stream: faust.StreamT[bytes]) -> None:
@@ -171,7 +183,9 @@ def create_app(
         if not pacer.due():
             return
         started = time.monotonic()
-        await asyncio.to_thread(sweep_now, sweeper)
+        touched = pending.take()
+        if await asyncio.to_thread(sweep_now, sweeper, touched) is None:
+            pending.give_back(touched)
         pacer.took(time.monotonic() - started)
 
     app.timer(sweep_interval_s(os.environ), name="clocks")(clocks)

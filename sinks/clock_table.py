@@ -1,12 +1,13 @@
 """The `case_clocks` table: each waiting case's turnaround clock and whether it is overdue.
 
-The worker's clock sweep replaces the whole table's content in one transaction, so readers
-(the dashboard) always see one sweep's consistent picture.
+A sweep writes its rows, its milestones and its time (`clock_sweeps`) in one transaction, so
+readers (the dashboard) always see one sweep's consistent picture. A full sweep replaces the
+whole table; an incremental one replaces the rows of the cases it recomputed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,7 +20,8 @@ from sinks.access import transaction
 from sinks.bulk import bulk_insert
 from sinks.notification_rows import NotificationWrite, insert_notifications, recorded_keys
 from sinks.persistence import Store
-from sinks.tables import case_clocks, case_status
+from sinks.sql import IN_LIST_CHUNK
+from sinks.tables import case_clocks, case_status, clock_sweeps
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,6 +46,24 @@ def waiting_case_ids(store: Store) -> list[str]:
     )
     with transaction(store, "reading waiting cases") as conn:
         return list(conn.execute(query).scalars())
+
+
+def fallen_due_case_ids(store: Store, now: datetime) -> list[str]:
+    """Ids of the cases whose stored clock is not marked overdue but is past due at `now`."""
+    query = (
+        select(case_clocks.c.case_id)
+        .where(case_clocks.c.overdue.is_(False), case_clocks.c.due_at < now)
+        .order_by(case_clocks.c.case_id)
+    )
+    with transaction(store, "reading clocks that fell due") as conn:
+        return list(conn.execute(query).scalars())
+
+
+def last_checked_at(store: Store) -> datetime | None:
+    """When the latest sweep ran; None before the first."""
+    with transaction(store, "reading when the clocks were checked") as conn:
+        checked: datetime | None = conn.execute(select(clock_sweeps.c.checked_at)).scalar()
+    return checked
 
 
 def load_clocks(store: Store, *, overdue_only: bool = False) -> list[ClockRow]:
@@ -82,8 +102,19 @@ CLOCK_COLUMNS = (
 )
 
 
-def _replace(conn: Connection, rows: Sequence[ClockRow], checked_at: datetime) -> None:
-    conn.execute(delete(case_clocks))
+def _replace(
+    conn: Connection,
+    rows: Sequence[ClockRow],
+    checked_at: datetime,
+    cases: Collection[str] | None,
+) -> None:
+    if cases is None:
+        conn.execute(delete(case_clocks))
+    else:
+        ordered = sorted(cases)
+        for start in range(0, len(ordered), IN_LIST_CHUNK):
+            chunk = ordered[start : start + IN_LIST_CHUNK]
+            conn.execute(delete(case_clocks).where(case_clocks.c.case_id.in_(chunk)))
     insert = bulk_insert(conn.dialect, case_clocks, CLOCK_COLUMNS)
     for start in range(0, len(rows), ROWS_PER_WRITE):
         insert.execute(
@@ -104,18 +135,30 @@ def _row(row: ClockRow, checked_at: datetime) -> tuple[object, ...]:
     )
 
 
+def _mark_checked(conn: Connection, checked_at: datetime) -> None:
+    conn.execute(delete(clock_sweeps))
+    conn.execute(clock_sweeps.insert().values(id=1, checked_at=checked_at))
+
+
 def record_sweep(
-    store: Store, rows: Sequence[ClockRow], candidates: Sequence[Milestone], checked_at: datetime
+    store: Store,
+    rows: Sequence[ClockRow],
+    candidates: Sequence[Milestone],
+    checked_at: datetime,
+    *,
+    cases: Collection[str] | None = None,
 ) -> list[Milestone]:
-    """Store one sweep: `rows` become the clock table, and those of the `candidates` whose
-    key is not yet recorded become milestones. Returns the milestones recorded now.
+    """Store one sweep: `rows` become the clock table (with `cases`, the rows of those cases
+    only: the other rows stay), and those of the `candidates` whose key is not yet recorded
+    become milestones. Returns the milestones recorded now.
 
     The milestones are recorded without deliveries; the notification delivery loop routes
     them to their subscribers (`Outbox.route_unrouted`).
     """
     operation = f"storing {len(rows)} case clock(s) and {len(candidates)} overdue milestone(s)"
     with transaction(store, operation, write=True) as conn:
-        _replace(conn, rows, checked_at)
+        _replace(conn, rows, checked_at, cases)
+        _mark_checked(conn, checked_at)
         known = recorded_keys(conn, {m.case_id for m in candidates}) if candidates else {}
         new = [m for m in candidates if m.key not in known[m.case_id]]
         insert_notifications(conn, [NotificationWrite(m, ()) for m in new], checked_at)

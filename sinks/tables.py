@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Dialect,
@@ -162,6 +163,8 @@ milestones = Table(
     Column("occurred_at", UtcDateTime(), nullable=False),
     Column("details", Text(), nullable=False),
     Column("recorded_at", UtcDateTime(), nullable=False),
+    # The delivery loop routes the clocks' milestones, a few kinds among many rows.
+    Index("ix_milestones_milestone", "milestone", "recorded_at"),
 )
 
 #: One delivery of one milestone to one subscriber. The unique (milestone_key, subscriber)
@@ -200,4 +203,16 @@ case_clocks = Table(
     Column("overdue_since", UtcDateTime(), nullable=True),
     Column("checked_at", UtcDateTime(), nullable=False),
     Index("ix_case_clocks_stage", "stage", "overdue"),
+    # An incremental sweep asks for the clocks that fell due since the previous one.
+    Index("ix_case_clocks_due", "overdue", "due_at"),
+)
+
+#: When the worker last checked the clocks: one row, rewritten by every sweep. A sweep
+#: rewrites only the clocks that can have changed, so the rows' own `checked_at` differ.
+clock_sweeps = Table(
+    "clock_sweeps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("checked_at", UtcDateTime(), nullable=False),
+    CheckConstraint("id = 1", name="one_row"),
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import ColumnElement, Connection, case, func, literal, select
@@ -16,9 +16,9 @@ from sqlalchemy import ColumnElement, Connection, case, func, literal, select
 from agents.clocks import CASE_STAGES, Stage
 from agents.model import CaseStatus, StatusRow
 from sinks.access import transaction
-from sinks.clock_table import ClockRow, load_clocks
+from sinks.clock_table import ClockRow, last_checked_at, load_clocks
 from sinks.persistence import Stats, Store
-from sinks.tables import case_clocks, case_status, events
+from sinks.tables import case_status, events
 
 #: Upper bounds (seconds) of the publish-to-store latency histogram's buckets.
 LATENCY_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -73,12 +73,7 @@ def overdue_clocks(store: Store) -> list[ClockRow]:
 
 
 def clocks_checked_at(store: Store) -> datetime | None:
-    with transaction(store, "reading when the clocks were checked") as conn:
-        checked: datetime | None = conn.execute(select(func.max(case_clocks.c.checked_at))).scalar()
-    # SQLite hands an aggregate back as text: the column type does not apply to it.
-    if isinstance(checked, str):
-        return datetime.fromisoformat(checked).replace(tzinfo=UTC)
-    return checked
+    return last_checked_at(store)
 
 
 def case_rows(store: Store, site_id: str | None = None) -> list[StatusRow]:

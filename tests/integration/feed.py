@@ -17,8 +17,15 @@ TOPICS = Topics("cb")
 CONSUMER = "casebus-cb"
 
 
-def feed(store: Store, events: Sequence[Event], published_at: datetime | None = None) -> None:
-    """Process and store `events` in one batch, in the order given.
+def feed(
+    store: Store,
+    events: Sequence[Event],
+    published_at: datetime | None = None,
+    *,
+    first_offset: int = 0,
+) -> None:
+    """Process and store `events` in one batch, in the order given, at offsets from
+    `first_offset` (a later feed into the same store must start past the earlier ones).
 
     Each record's broker timestamp is `published_at`, or a minute after its event occurred.
     """
@@ -31,7 +38,7 @@ def feed(store: Store, events: Sequence[Event], published_at: datetime | None = 
             event.case_id.encode(),
             codec.encode_event(event),
         )
-        for offset, event in enumerate(events)
+        for offset, event in enumerate(events, start=first_offset)
     ]
     processor = IngestProcessor(store, TOPICS, SiteRegistry.load(), consumer=CONSUMER)
     processor.commit(processor.process(records))

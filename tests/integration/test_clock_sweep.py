@@ -11,11 +11,12 @@ from agents.clocks import Stage, Targets
 from agents.milestones import MilestoneKind
 from agents.overdue import ClockSweeper
 from sinks.access import transaction
-from sinks.clock_table import load_clocks
+from sinks.clock_table import ClockRow, last_checked_at, load_clocks
 from sinks.persistence import Store
 from sinks.tables import milestones
+from streams.events import QaOutcome
 from tests.integration.feed import feed
-from tests.unit.case_events import START, receipt, registration
+from tests.unit.case_events import START, qa, receipt, registration, review
 
 pytestmark = pytest.mark.integration
 
@@ -92,3 +93,59 @@ def test_overdue_milestones_are_recorded_once_for_delivery(
         "MK-ORPHAN-1:ORPHAN_OVERDUE",
         "MK-WAIT-1:OVERDUE:awaiting_sample",
     ]
+
+
+# -- incremental sweeps: the table a full sweep would write, from far fewer cases -----------
+
+
+def full_sweep_picture(store: Store, sweeper: ClockSweeper, at: timedelta) -> list[ClockRow]:
+    assert sweeper.sweep(START + at).raised == [], "a full sweep found a milestone missed"
+    return load_clocks(store)
+
+
+def test_incremental_sweep_writes_what_a_full_sweep_would(
+    store: Store, sweeper: ClockSweeper
+) -> None:
+    sweeper.sweep(START)
+    feed(
+        store,
+        [
+            registration(case="MK-ORPHAN-1"),
+            qa("S-1", QaOutcome.PASSED, minute=NINE_DAYS + 60, case="MK-LAB-1"),
+            review(minute=NINE_DAYS + 120, case="MK-LAB-1"),
+            registration(minute=60, case="MK-NEW-1"),
+        ],
+        first_offset=10,
+    )
+    touched = {"MK-ORPHAN-1", "MK-LAB-1", "MK-NEW-1"}
+    sweeper.sweep(START + timedelta(days=15), touched)
+    incremental = load_clocks(store)
+    assert incremental == full_sweep_picture(store, sweeper, timedelta(days=15))
+    assert {row.case_id: row.stage for row in incremental} == {
+        "MK-WAIT-1": Stage.AWAITING_SAMPLE,
+        "MK-ORPHAN-1": Stage.AWAITING_QA,
+        "MK-NEW-1": Stage.AWAITING_SAMPLE,
+    }
+
+
+def test_incremental_sweep_raises_clocks_that_fell_due_untouched(sweeper: ClockSweeper) -> None:
+    sweeper.sweep(START)
+    result = sweeper.sweep(START + timedelta(days=14) + LATE, touched=set())
+    assert sorted(m.case_id for m in result.raised) == ["MK-ORPHAN-1", "MK-WAIT-1"]
+    # MK-LAB-1's clock is neither touched nor due: the sweep did not recompute it.
+    assert sorted(row.case_id for row in result.clocks) == ["MK-ORPHAN-1", "MK-WAIT-1"]
+
+
+def test_incremental_sweep_keeps_untouched_rows(store: Store, sweeper: ClockSweeper) -> None:
+    sweeper.sweep(START)
+    before = load_clocks(store)
+    assert sweeper.sweep(START + timedelta(days=1), touched=set()).clocks == []
+    assert load_clocks(store) == before
+
+
+def test_every_sweep_records_when_it_ran(store: Store, sweeper: ClockSweeper) -> None:
+    assert last_checked_at(store) is None
+    sweeper.sweep(START)
+    assert last_checked_at(store) == START
+    sweeper.sweep(START + timedelta(hours=1), touched=set())
+    assert last_checked_at(store) == START + timedelta(hours=1)
