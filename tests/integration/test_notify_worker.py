@@ -7,7 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from sinks.access import transaction
+from sinks.errors import StoreError
+from sinks.factory import create_store
+from sinks.tables import milestones
 from streams.events import Event
 from streams.publisher import Publisher
 from streams.topics import Topics
@@ -83,3 +88,36 @@ def test_worker_delivers_each_milestone_once_across_a_restart(
     assert len(ids) == len(set(ids)) == 3
     on_topic = {record["key"] for _, record in read_topic(kafka_bootstrap, topics.notifications)}
     assert len(on_topic) == 3
+
+
+def recorded_overdue(database_url: str) -> set[str]:
+    store = create_store(database_url)
+    query = select(milestones.c.case_id).where(milestones.c.milestone == "OVERDUE")
+    try:
+        with transaction(store, "reading overdue milestones") as conn:
+            return set(conn.execute(query).scalars())
+    except StoreError:
+        return set()  # the worker has not created the tables yet
+    finally:
+        store.close()
+
+
+def test_worker_sweeps_clocks_of_cases_stored_after_its_first_sweep(
+    kafka_bootstrap: str, topics: Topics, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'db'}"
+    env = worker_env(kafka_bootstrap, topics.prefix, url, tmp_path)
+    env |= {"CASEBUS_CLOCK_SWEEP_SECONDS": "0.3"}
+    log = tmp_path / "worker.log"
+    # Registered in 2024 with no sample since: overdue the moment a sweep sees them.
+    publish(kafka_bootstrap, topics, [registration(case="MK-FIRST-1")])
+    worker = start_worker(env, log)
+    try:
+        wait_until(lambda: recorded_overdue(url) == {"MK-FIRST-1"}, "the first sweep", log)
+        publish(kafka_bootstrap, topics, [registration(case="MK-LATER-1")])
+        # Only a later, incremental sweep can see this case: the worker must have noted it.
+        wait_until(
+            lambda: recorded_overdue(url) == {"MK-FIRST-1", "MK-LATER-1"}, "a later sweep", log
+        )
+    finally:
+        stop_worker(worker)
