@@ -169,8 +169,11 @@ class SchemaRegistry:
         return self._by_fingerprint.get(bytes(fingerprint))
 
 
+_NAMESPACE_PREFIX = f"{NAMESPACE}."
+
+
 def _short_name(name: str) -> str:
-    return name.removeprefix(f"{NAMESPACE}.")
+    return name.removeprefix(_NAMESPACE_PREFIX)
 
 
 @cache

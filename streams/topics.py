@@ -8,6 +8,7 @@ so that one case's events of every type live in the same partition number.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Final
 
 from streams.events import EventType
@@ -53,7 +54,11 @@ class Topics:
 
     def event_type_of(self, topic: str) -> EventType | None:
         """The event type an ingest topic carries, or None for any other topic."""
-        for event_type in EventType:
-            if self.ingest(event_type) == topic:
-                return event_type
-        return None
+        return _ingest_types(self.prefix).get(topic)
+
+
+@cache
+def _ingest_types(prefix: str) -> dict[str, EventType]:
+    # Asked once per consumed record: the names are built once per prefix, not per record.
+    topics = Topics(prefix)
+    return {topics.ingest(event_type): event_type for event_type in EventType}
