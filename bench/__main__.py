@@ -141,17 +141,22 @@ def main() -> int:
         if args.memory_events:
             mem_topics = pipeline.fresh_topics(bootstrap)
             pipeline.produce(bootstrap, mem_topics, generate(args.memory_events, seed=11))
+            # Marks between the two the goal compares show whether growth levels off.
+            marks = sorted({100_000, *(args.memory_events * q // 4 for q in (1, 2, 3))})
             run = pipeline.pipeline(
                 bootstrap,
                 mem_topics,
                 f"sqlite:///{work}/memory.db",
                 args.memory_events,
-                rss_marks=[100_000],
+                rss_marks=[m for m in marks if m < args.memory_events],
             )
-            results["rss_mib_at_100k"] = round(run.rss_mib_at.get(100_000, float("nan")), 1)
-            results[f"rss_mib_at_{args.memory_events}"] = round(
-                run.rss_mib_at[args.memory_events], 1
-            )
+            for mark, mib in sorted(run.rss_mib_at.items()):
+                results[f"rss_mib_at_{mark}"] = round(mib, 1)
+            if 100_000 in run.rss_mib_at:
+                results["rss_growth_from_100k"] = round(
+                    run.rss_mib_at[args.memory_events] / run.rss_mib_at[100_000] - 1, 3
+                )
+            results[f"pipeline_sqlite_eps_over_{args.memory_events}"] = round(run.rate.per_second)
 
     from bench.codec_bench import generate as codec_events
     from bench.codec_bench import measure_all
