@@ -68,7 +68,7 @@ class ClockSweeper:
         clocks: Iterator[_Found]
         if touched is None:
             cases = None
-            clocks = chain(self._waiting_case_clocks(), self._orphan_clocks())
+            clocks = chain(self._clocks_of(waiting_case_ids(self.store)), self._orphan_clocks())
         else:
             cases = set(touched).union(fallen_due_case_ids(self.store, now))
             clocks = self._clocks_of(cases)
@@ -84,9 +84,6 @@ class ClockSweeper:
         if raised:
             log.info("clock sweep: %d clock(s), %d newly overdue", len(rows), len(raised))
         return SweepResult(rows, raised)
-
-    def _waiting_case_clocks(self) -> Iterator[_Found]:
-        return self._clocks_of(waiting_case_ids(self.store))
 
     def _clocks_of(self, case_ids: Collection[str]) -> Iterator[_Found]:
         ordered = sorted(case_ids)

@@ -20,7 +20,7 @@ from sinks.access import transaction
 from sinks.bulk import bulk_insert
 from sinks.notification_rows import NotificationWrite, insert_notifications, recorded_keys
 from sinks.persistence import Store
-from sinks.sql import IN_LIST_CHUNK
+from sinks.sql import in_list_chunks
 from sinks.tables import case_clocks, case_status, clock_sweeps
 
 
@@ -111,9 +111,7 @@ def _replace(
     if cases is None:
         conn.execute(delete(case_clocks))
     else:
-        ordered = sorted(cases)
-        for start in range(0, len(ordered), IN_LIST_CHUNK):
-            chunk = ordered[start : start + IN_LIST_CHUNK]
+        for chunk in in_list_chunks(cases):
             conn.execute(delete(case_clocks).where(case_clocks.c.case_id.in_(chunk)))
     insert = bulk_insert(conn.dialect, case_clocks, CLOCK_COLUMNS)
     for start in range(0, len(rows), ROWS_PER_WRITE):

@@ -77,7 +77,8 @@ def mask_url(url: str) -> str:
         return "<unparsable database URL>"
 
 
-def _chunks(items: Collection[_T]) -> Iterator[list[_T]]:
+def in_list_chunks(items: Collection[_T]) -> Iterator[list[_T]]:
+    """`items` in lists short enough to bind into one `IN (...)`."""
     ordered = list(items)
     for start in range(0, len(ordered), IN_LIST_CHUNK):
         yield ordered[start : start + IN_LIST_CHUNK]
@@ -179,7 +180,7 @@ class SqlAlchemyStore(Store):
     def known_digests(self, event_ids: Collection[UUID]) -> dict[UUID, str]:
         found: dict[UUID, str] = {}
         with self._transaction(f"reading digests of {len(event_ids)} event(s)") as conn:
-            for chunk in _chunks(set(event_ids)):
+            for chunk in in_list_chunks(set(event_ids)):
                 query = select(events.c.event_id, events.c.content_digest).where(
                     events.c.event_id.in_(chunk)
                 )
@@ -192,7 +193,7 @@ class SqlAlchemyStore(Store):
         statuses: dict[str, StatusRow] = {}
         keys: dict[str, set[str]] = {}
         with self._transaction(f"loading {len(wanted)} case(s)", snapshot=True) as conn:
-            for chunk in _chunks(wanted):
+            for chunk in in_list_chunks(wanted):
                 event_query = (
                     select(events)
                     .where(events.c.case_id.in_(chunk))
