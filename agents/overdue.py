@@ -3,10 +3,10 @@
 Run on a timer by the worker (and directly by tests). The worker's first sweep reads the stored
 events of every waiting case and orphan; later ones read only the cases with events stored
 since and the clocks that fell due (see `ClockSweeper.sweep`). Each applies the pure rules of
-`agents.clocks` and stores the result in one transaction: the `case_clocks` rows and any new
-`OVERDUE` / `ORPHAN_OVERDUE` milestones. A milestone's key is (case, OVERDUE, stage) or (case,
-ORPHAN_OVERDUE), and a key is recorded once, so each overdue stage of a case, and each overdue
-orphan, is raised once however many sweeps see it.
+`agents.clocks` to a part of its cases at a time and stores that part in one transaction: the
+`case_clocks` rows and any new `OVERDUE` / `ORPHAN_OVERDUE` milestones. A milestone's key is
+(case, OVERDUE, stage) or (case, ORPHAN_OVERDUE), and a key is recorded once, so each overdue
+stage of a case, and each overdue orphan, is raised once however many sweeps see it.
 
 An orphan's clock starts when its first held event reached the broker (its broker timestamp,
 or its `occurred_at` when the record had none): the grace period is about a registration that
@@ -17,80 +17,87 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from itertools import chain
 
-from agents.clocks import Clock, ClockConfigError, Stage, Targets, case_clock, orphan_clock
+from agents.clocks import Clock, ClockConfigError, Targets, case_clock, orphan_clock
 from agents.milestones import Milestone, milestone_for_orphan_overdue, milestone_for_overdue
 from agents.model import CaseStatus, Disposition
-from sinks.clock_table import ClockRow, fallen_due_case_ids, record_sweep, waiting_case_ids
+from sinks.clock_table import (
+    ClockRow,
+    clocked_case_ids,
+    fallen_due_case_ids,
+    finish_sweep,
+    record_clocks,
+)
 from sinks.errors import StoreError
 from sinks.persistence import CaseRecord, Store, StoredEvent
 from streams import codec
 
 log = logging.getLogger(__name__)
 
-#: Cases loaded per read, to bound memory on a large registry.
-CASES_PER_READ = 500
+#: Cases loaded, recomputed and stored per transaction: a sweep's memory and its hold on the
+#: database stay those of one part, however many cases it covers.
+CASES_PER_PART = 500
 
 
 @dataclass(frozen=True, slots=True)
 class SweepResult:
-    """What one sweep found: every clock, and the milestones it raised for the first time."""
+    """What one sweep did: the cases whose clocks it recomputed, and the keys of the overdue
+    milestones it raised for the first time. Ids and keys only, not rows: a sweep keeps one
+    part of its cases in memory at a time, however many it covers."""
 
-    clocks: list[ClockRow]
-    raised: list[Milestone]
-
-    def overdue(self, stage: Stage) -> int:
-        return sum(1 for clock in self.clocks if clock.overdue and clock.stage is stage)
+    cases: list[str]
+    raised: list[str]
 
 
 class ClockSweeper:
     """Recomputes the clocks of one store's cases against the given targets."""
 
-    def __init__(self, store: Store, targets: Targets) -> None:
+    def __init__(self, store: Store, targets: Targets, *, cases_per_part: int = CASES_PER_PART):
         self.store = store
         self.targets = targets
+        self.cases_per_part = cases_per_part
 
     def sweep(self, now: datetime, touched: Collection[str] | None = None) -> SweepResult:
         """Recompute clocks at `now`, store them, and raise what became overdue.
 
-        Without `touched`, every clock (a full sweep, which replaces the whole table). With
-        it, only the clocks that can have changed since the previous sweep: those of the
-        `touched` cases (the ones with events stored since) and those that fell due by `now`.
-        Every other row already holds what a full sweep would write, because a clock is a
-        function of its case's events and of whether `now` is past its due time.
+        Without `touched`, every clock (a full sweep, after which the table holds exactly the
+        clocked cases). With it, only the clocks that can have changed since the previous
+        sweep: those of the `touched` cases (the ones with events stored since) and those that
+        fell due by `now`. Every other row already holds what a full sweep would write,
+        because a clock is a function of its case's events and of whether `now` is past its
+        due time.
         """
-        clocks: Iterator[_Found]
         if touched is None:
-            cases = None
-            clocks = chain(self._clocks_of(waiting_case_ids(self.store)), self._orphan_clocks())
+            case_ids = clocked_case_ids(self.store)
         else:
-            cases = set(touched).union(fallen_due_case_ids(self.store, now))
-            clocks = self._clocks_of(cases)
+            case_ids = sorted(set(touched).union(fallen_due_case_ids(self.store, now)))
+        result = SweepResult([], [])
+        for start in range(0, len(case_ids), self.cases_per_part):
+            self._sweep_part(case_ids[start : start + self.cases_per_part], now, result)
+        finish_sweep(self.store, now, full=touched is None)
+        if result.raised:
+            log.info(
+                "clock sweep: %d case(s), %d newly overdue", len(result.cases), len(result.raised)
+            )
+        return result
+
+    def _sweep_part(self, case_ids: Sequence[str], now: datetime, result: SweepResult) -> None:
         rows: list[ClockRow] = []
         candidates: list[Milestone] = []
-        for clock, site_id, overdue_milestone in clocks:
-            rows.append(_row(clock, site_id, now))
-            if clock.is_overdue(now):
-                candidates.append(overdue_milestone())
-        raised = record_sweep(self.store, rows, candidates, now, cases=cases)
+        for case in self.store.load_cases(case_ids).values():
+            for clock, site_id, overdue_milestone in self._clock_of(case):
+                rows.append(_row(clock, site_id, now))
+                if clock.is_overdue(now):
+                    candidates.append(overdue_milestone())
+        raised = record_clocks(self.store, case_ids, rows, candidates, now)
         for milestone in raised:
             log.debug("%s: %s %s", milestone.case_id, milestone.kind, milestone.stage or "")
-        if raised:
-            log.info("clock sweep: %d clock(s), %d newly overdue", len(rows), len(raised))
-        return SweepResult(rows, raised)
-
-    def _clocks_of(self, case_ids: Collection[str]) -> Iterator[_Found]:
-        ordered = sorted(case_ids)
-        for start in range(0, len(ordered), CASES_PER_READ):
-            cases = self.store.load_cases(ordered[start : start + CASES_PER_READ])
-            for case in cases.values():
-                yield from self._clock_of(case)
+        result.cases.extend(case_ids)
+        result.raised.extend(milestone.key for milestone in raised)
 
     def _clock_of(self, case: CaseRecord) -> Iterator[_Found]:
         if case.status is None:
@@ -111,13 +118,6 @@ class ClockSweeper:
                 status.site_id,
                 partial(_overdue_milestone, clock, status.site_id, status.status),
             )
-
-    def _orphan_clocks(self) -> Iterator[_Found]:
-        by_case: dict[str, list[StoredEvent]] = defaultdict(list)
-        for stored in self.store.orphans():
-            by_case[stored.case_id].append(stored)
-        for case_id, held in by_case.items():
-            yield self._orphan_clock(case_id, held)
 
     def _orphan_clock(self, case_id: str, held: Sequence[StoredEvent]) -> _Found:
         since = min(stored.broker_timestamp or stored.occurred_at for stored in held)

@@ -1,8 +1,10 @@
 """The `case_clocks` table: each waiting case's turnaround clock and whether it is overdue.
 
-A sweep writes its rows, its milestones and its time (`clock_sweeps`) in one transaction, so
-readers (the dashboard) always see one sweep's consistent picture. A full sweep replaces the
-whole table; an incremental one replaces the rows of the cases it recomputed.
+A sweep stores its cases in parts, each part's rows and milestones in one short transaction
+(`record_clocks`), so that it never holds the single SQLite writer, or all its cases in memory,
+for long; every row is right as of its own `checked_at`. Its time goes into `clock_sweeps`
+only when every part is stored (`finish_sweep`), and a full sweep then also drops the rows of
+cases that no longer wait.
 """
 
 from __future__ import annotations
@@ -11,17 +13,17 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, Select, delete, exists, select, union
 
 from agents.clocks import Stage
 from agents.milestones import Milestone
-from agents.model import CaseStatus
+from agents.model import CaseStatus, Disposition
 from sinks.access import transaction
 from sinks.bulk import bulk_insert
 from sinks.notification_rows import NotificationWrite, insert_notifications, recorded_keys
 from sinks.persistence import Store
 from sinks.sql import in_list_chunks
-from sinks.tables import case_clocks, case_status, clock_sweeps
+from sinks.tables import case_clocks, case_status, clock_sweeps, events
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,14 +39,24 @@ class ClockRow:
     overdue_since: datetime | None
 
 
-def waiting_case_ids(store: Store) -> list[str]:
-    """Ids of the registered cases whose clock runs (every status but REVIEW_COMPLETE)."""
-    query = (
-        select(case_status.c.case_id)
-        .where(case_status.c.status != CaseStatus.REVIEW_COMPLETE.value)
-        .order_by(case_status.c.case_id)
+def _waiting() -> Select[tuple[str]]:
+    # Every registered case but a completed one has a running clock.
+    return select(case_status.c.case_id).where(
+        case_status.c.status != CaseStatus.REVIEW_COMPLETE.value
     )
-    with transaction(store, "reading waiting cases") as conn:
+
+
+def _orphans() -> Select[tuple[str]]:
+    registered = select(case_status.c.case_id).where(case_status.c.case_id == events.c.case_id)
+    return select(events.c.case_id).where(
+        events.c.disposition == Disposition.HELD.value, ~exists(registered)
+    )
+
+
+def clocked_case_ids(store: Store) -> list[str]:
+    """Ids of every case with a clock: the waiting registered cases and the orphans."""
+    query = union(_waiting(), _orphans()).order_by("case_id")
+    with transaction(store, "reading waiting cases and orphans") as conn:
         return list(conn.execute(query).scalars())
 
 
@@ -103,16 +115,10 @@ CLOCK_COLUMNS = (
 
 
 def _replace(
-    conn: Connection,
-    rows: Sequence[ClockRow],
-    checked_at: datetime,
-    cases: Collection[str] | None,
+    conn: Connection, rows: Sequence[ClockRow], checked_at: datetime, cases: Collection[str]
 ) -> None:
-    if cases is None:
-        conn.execute(delete(case_clocks))
-    else:
-        for chunk in in_list_chunks(cases):
-            conn.execute(delete(case_clocks).where(case_clocks.c.case_id.in_(chunk)))
+    for chunk in in_list_chunks(cases):
+        conn.execute(delete(case_clocks).where(case_clocks.c.case_id.in_(chunk)))
     insert = bulk_insert(conn.dialect, case_clocks, CLOCK_COLUMNS)
     for start in range(0, len(rows), ROWS_PER_WRITE):
         insert.execute(
@@ -133,21 +139,15 @@ def _row(row: ClockRow, checked_at: datetime) -> tuple[object, ...]:
     )
 
 
-def _mark_checked(conn: Connection, checked_at: datetime) -> None:
-    conn.execute(delete(clock_sweeps))
-    conn.execute(clock_sweeps.insert().values(id=1, checked_at=checked_at))
-
-
-def record_sweep(
+def record_clocks(
     store: Store,
+    cases: Collection[str],
     rows: Sequence[ClockRow],
     candidates: Sequence[Milestone],
     checked_at: datetime,
-    *,
-    cases: Collection[str] | None = None,
 ) -> list[Milestone]:
-    """Store one sweep: `rows` become the clock table (with `cases`, the rows of those cases
-    only: the other rows stay), and those of the `candidates` whose key is not yet recorded
+    """Store one part of a sweep: `rows` replace the rows of `cases` (a case without a row
+    in `rows` loses its row), and those of the `candidates` whose key is not yet recorded
     become milestones. Returns the milestones recorded now.
 
     The milestones are recorded without deliveries; the notification delivery loop routes
@@ -156,8 +156,20 @@ def record_sweep(
     operation = f"storing {len(rows)} case clock(s) and {len(candidates)} overdue milestone(s)"
     with transaction(store, operation, write=True) as conn:
         _replace(conn, rows, checked_at, cases)
-        _mark_checked(conn, checked_at)
         known = recorded_keys(conn, {m.case_id for m in candidates}) if candidates else {}
         new = [m for m in candidates if m.key not in known[m.case_id]]
         insert_notifications(conn, [NotificationWrite(m, ()) for m in new], checked_at)
         return new
+
+
+def finish_sweep(store: Store, checked_at: datetime, *, full: bool) -> None:
+    """Record that the sweep at `checked_at` stored every part. After a `full` sweep, the rows
+    of cases that have no clock any more (completed, or no longer orphans) go too."""
+    with transaction(store, "recording the clock sweep", write=True) as conn:
+        if full:
+            clocked = union(_waiting(), _orphans()).subquery()
+            conn.execute(
+                delete(case_clocks).where(case_clocks.c.case_id.not_in(select(clocked.c.case_id)))
+            )
+        conn.execute(delete(clock_sweeps))
+        conn.execute(clock_sweeps.insert().values(id=1, checked_at=checked_at))

@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from agents.clocks import Stage, Targets
-from agents.milestones import MilestoneKind
-from agents.overdue import ClockSweeper
+from agents.overdue import CASES_PER_PART, ClockSweeper
 from sinks.access import transaction
 from sinks.clock_table import ClockRow, last_checked_at, load_clocks
 from sinks.persistence import Store
@@ -24,8 +23,10 @@ LATE = timedelta(milliseconds=1)
 NINE_DAYS = 9 * 24 * 60 + 60
 
 
-@pytest.fixture
-def sweeper(store: Store) -> ClockSweeper:
+@pytest.fixture(params=[1, CASES_PER_PART], ids=["one-case-parts", "one-part"])
+def sweeper(store: Store, request: pytest.FixtureRequest) -> ClockSweeper:
+    # Every test runs with parts of one case too, so that a sweep stored across several
+    # transactions must write what one transaction would.
     feed(
         store,
         [
@@ -35,7 +36,7 @@ def sweeper(store: Store) -> ClockSweeper:
             receipt("S-9", minute=0, case="MK-ORPHAN-1"),
         ],
     )
-    return ClockSweeper(store, Targets())
+    return ClockSweeper(store, Targets(), cases_per_part=request.param)
 
 
 def test_clocks_are_stored_for_waiting_cases_and_orphans(
@@ -52,22 +53,25 @@ def test_clocks_are_stored_for_waiting_cases_and_orphans(
     assert not any(row.overdue for row in clocks.values())
 
 
-def raised_cases(sweeper: ClockSweeper, after: timedelta) -> list[tuple[str, str]]:
-    return sorted((m.case_id, m.stage or m.kind) for m in sweeper.sweep(START + after).raised)
+WAIT_OVERDUE = "MK-WAIT-1:OVERDUE:awaiting_sample"
+
+
+def raised_keys(sweeper: ClockSweeper, after: timedelta) -> list[str]:
+    return sorted(sweeper.sweep(START + after).raised)
 
 
 def test_not_overdue_exactly_at_the_target(store: Store, sweeper: ClockSweeper) -> None:
-    assert "MK-WAIT-1" not in dict(raised_cases(sweeper, timedelta(days=14)))
-    assert "MK-WAIT-1" in dict(raised_cases(sweeper, timedelta(days=14) + LATE))
+    assert WAIT_OVERDUE not in raised_keys(sweeper, timedelta(days=14))
+    assert WAIT_OVERDUE in raised_keys(sweeper, timedelta(days=14) + LATE)
 
 
 def test_each_overdue_stage_is_raised_once(sweeper: ClockSweeper) -> None:
-    assert raised_cases(sweeper, timedelta(days=14) + LATE) == [
-        ("MK-ORPHAN-1", MilestoneKind.ORPHAN_OVERDUE),
-        ("MK-WAIT-1", Stage.AWAITING_SAMPLE),
+    assert raised_keys(sweeper, timedelta(days=14) + LATE) == [
+        "MK-ORPHAN-1:ORPHAN_OVERDUE",
+        WAIT_OVERDUE,
     ]
-    assert raised_cases(sweeper, timedelta(days=30)) == [("MK-LAB-1", Stage.AWAITING_QA)]
-    assert raised_cases(sweeper, timedelta(days=31)) == []
+    assert raised_keys(sweeper, timedelta(days=30)) == ["MK-LAB-1:OVERDUE:awaiting_qa"]
+    assert raised_keys(sweeper, timedelta(days=31)) == []
 
 
 def test_overdue_clock_records_since_and_due(store: Store, sweeper: ClockSweeper) -> None:
@@ -96,6 +100,23 @@ def test_overdue_milestones_are_recorded_once_for_delivery(
 
 
 # -- incremental sweeps: the table a full sweep would write, from far fewer cases -----------
+
+
+def test_full_sweep_drops_rows_of_cases_that_no_longer_wait(
+    store: Store, sweeper: ClockSweeper
+) -> None:
+    sweeper.sweep(START)
+    feed(
+        store,
+        [
+            qa("S-1", QaOutcome.PASSED, minute=NINE_DAYS + 60, case="MK-LAB-1"),
+            review(minute=NINE_DAYS + 120, case="MK-LAB-1"),
+        ],
+        first_offset=10,
+    )
+    result = sweeper.sweep(START + timedelta(days=7))
+    assert "MK-LAB-1" not in result.cases
+    assert sorted(row.case_id for row in load_clocks(store)) == ["MK-ORPHAN-1", "MK-WAIT-1"]
 
 
 def full_sweep_picture(store: Store, sweeper: ClockSweeper, at: timedelta) -> list[ClockRow]:
@@ -131,15 +152,15 @@ def test_incremental_sweep_writes_what_a_full_sweep_would(
 def test_incremental_sweep_raises_clocks_that_fell_due_untouched(sweeper: ClockSweeper) -> None:
     sweeper.sweep(START)
     result = sweeper.sweep(START + timedelta(days=14) + LATE, touched=set())
-    assert sorted(m.case_id for m in result.raised) == ["MK-ORPHAN-1", "MK-WAIT-1"]
+    assert sorted(result.raised) == ["MK-ORPHAN-1:ORPHAN_OVERDUE", WAIT_OVERDUE]
     # MK-LAB-1's clock is neither touched nor due: the sweep did not recompute it.
-    assert sorted(row.case_id for row in result.clocks) == ["MK-ORPHAN-1", "MK-WAIT-1"]
+    assert sorted(result.cases) == ["MK-ORPHAN-1", "MK-WAIT-1"]
 
 
 def test_incremental_sweep_keeps_untouched_rows(store: Store, sweeper: ClockSweeper) -> None:
     sweeper.sweep(START)
     before = load_clocks(store)
-    assert sweeper.sweep(START + timedelta(days=1), touched=set()).clocks == []
+    assert sweeper.sweep(START + timedelta(days=1), touched=set()).cases == []
     assert load_clocks(store) == before
 
 
