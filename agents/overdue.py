@@ -1,12 +1,13 @@
 """The clock sweep: recompute the waiting cases' turnaround clocks and raise what is late.
 
 Run on a timer by the worker (and directly by tests). The worker's first sweep reads the stored
-events of every waiting case and orphan; later ones read only the cases with events stored
-since and the clocks that fell due (see `ClockSweeper.sweep`). Each applies the pure rules of
-`agents.clocks` to a part of its cases at a time and stores that part in one transaction: the
-`case_clocks` rows and any new `OVERDUE` / `ORPHAN_OVERDUE` milestones. A milestone's key is
-(case, OVERDUE, stage) or (case, ORPHAN_OVERDUE), and a key is recorded once, so each overdue
-stage of a case, and each overdue orphan, is raised once however many sweeps see it.
+events of every waiting case and orphan; later ones read only the cases that batches marked
+pending (events stored since) and the clocks that fell due (see `ClockSweeper.sweep`). Each
+applies the pure rules of `agents.clocks` to a part of its cases at a time and stores that
+part in one transaction: the `case_clocks` rows and any new `OVERDUE` / `ORPHAN_OVERDUE`
+milestones. A milestone's key is (case, OVERDUE, stage) or (case, ORPHAN_OVERDUE), and a key
+is recorded once, so each overdue stage of a case, and each overdue orphan, is raised once
+however many sweeps see it.
 
 An orphan's clock starts when its first held event reached the broker (its broker timestamp,
 or its `occurred_at` when the record had none): the grace period is about a registration that
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -30,6 +31,8 @@ from sinks.clock_table import (
     clocked_case_ids,
     fallen_due_case_ids,
     finish_sweep,
+    pending_case_ids,
+    pending_generations,
     record_clocks,
 )
 from sinks.errors import StoreError
@@ -43,14 +46,18 @@ log = logging.getLogger(__name__)
 CASES_PER_PART = 500
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SweepResult:
-    """What one sweep did: the cases whose clocks it recomputed, and the keys of the overdue
-    milestones it raised for the first time. Ids and keys only, not rows: a sweep keeps one
-    part of its cases in memory at a time, however many it covers."""
+    """What one sweep did: how many cases it recomputed, how many overdue milestones it raised
+    for the first time. Counts only: a sweep holds one part of its cases at a time."""
 
-    cases: list[str]
-    raised: list[str]
+    cases: int = 0
+    raised: int = 0
+
+
+#: Reads one part of a sweep's cases: ids after the given one (None: from the first), at most
+#: the given number, in id order.
+_PartReader = Callable[[str | None, int], list[str]]
 
 
 class ClockSweeper:
@@ -61,31 +68,37 @@ class ClockSweeper:
         self.targets = targets
         self.cases_per_part = cases_per_part
 
-    def sweep(self, now: datetime, touched: Collection[str] | None = None) -> SweepResult:
+    def sweep(self, now: datetime, *, incremental: bool = False) -> SweepResult:
         """Recompute clocks at `now`, store them, and raise what became overdue.
 
-        Without `touched`, every clock (a full sweep, after which the table holds exactly the
-        clocked cases). With it, only the clocks that can have changed since the previous
-        sweep: those of the `touched` cases (the ones with events stored since) and those that
-        fell due by `now`. Every other row already holds what a full sweep would write,
-        because a clock is a function of its case's events and of whether `now` is past its
-        due time.
+        A full sweep recomputes every clock, and the table then holds exactly the clocked
+        cases. An `incremental` one recomputes only the clocks that can have changed since the
+        previous sweep: those of the cases marked pending (events stored since their clock
+        was) and those that fell due by `now`. Every other row already holds what a full
+        sweep would write, because a clock is a function of its case's events and of whether
+        `now` is past its due time.
         """
-        if touched is None:
-            case_ids = clocked_case_ids(self.store)
+        result = SweepResult()
+        if incremental:
+            self._sweep_parts(partial(pending_case_ids, self.store), now, result)
+            self._sweep_parts(partial(fallen_due_case_ids, self.store, now), now, result)
         else:
-            case_ids = sorted(set(touched).union(fallen_due_case_ids(self.store, now)))
-        result = SweepResult([], [])
-        for start in range(0, len(case_ids), self.cases_per_part):
-            self._sweep_part(case_ids[start : start + self.cases_per_part], now, result)
-        finish_sweep(self.store, now, full=touched is None)
+            self._sweep_parts(partial(clocked_case_ids, self.store), now, result)
+        finish_sweep(self.store, now, full=not incremental)
         if result.raised:
-            log.info(
-                "clock sweep: %d case(s), %d newly overdue", len(result.cases), len(result.raised)
-            )
+            log.info("clock sweep: %d case(s), %d newly overdue", result.cases, result.raised)
         return result
 
+    def _sweep_parts(self, read_part: _PartReader, now: datetime, result: SweepResult) -> None:
+        after = None
+        while part := read_part(after, self.cases_per_part):
+            self._sweep_part(part, now, result)
+            if len(part) < self.cases_per_part:
+                return
+            after = part[-1]
+
     def _sweep_part(self, case_ids: Sequence[str], now: datetime, result: SweepResult) -> None:
+        settled = pending_generations(self.store, case_ids)
         rows: list[ClockRow] = []
         candidates: list[Milestone] = []
         for case in self.store.load_cases(case_ids).values():
@@ -93,11 +106,11 @@ class ClockSweeper:
                 rows.append(_row(clock, site_id, now))
                 if clock.is_overdue(now):
                     candidates.append(overdue_milestone())
-        raised = record_clocks(self.store, case_ids, rows, candidates, now)
+        raised = record_clocks(self.store, case_ids, rows, candidates, now, settled=settled)
         for milestone in raised:
             log.debug("%s: %s %s", milestone.case_id, milestone.kind, milestone.stage or "")
-        result.cases.extend(case_ids)
-        result.raised.extend(milestone.key for milestone in raised)
+        result.cases += len(case_ids)
+        result.raised += len(raised)
 
     def _clock_of(self, case: CaseRecord) -> Iterator[_Found]:
         if case.status is None:
@@ -204,40 +217,11 @@ class SweepPacer:
         self._not_before = self.clock() + seconds * (1 - self.share) / self.share
 
 
-class PendingClocks:
-    """Which clocks the worker's next sweep must recompute.
-
-    All of them at first, since the worker cannot know what changed while it was not running;
-    after that, the cases with events stored since the sweep before. Used from the event loop
-    only: batches report their cases as they are stored, and a sweep takes the set as it starts.
-    """
-
-    def __init__(self) -> None:
-        self._touched: set[str] | None = None  # None: every clock
-
-    def touch(self, case_ids: Iterable[str]) -> None:
-        """Note cases whose events were just stored."""
-        if self._touched is not None:
-            self._touched.update(case_ids)
-
-    def take(self) -> set[str] | None:
-        """The cases to recompute (None: every clock); the next sweep starts from nothing."""
-        taken, self._touched = self._touched, set()
-        return taken
-
-    def give_back(self, taken: set[str] | None) -> None:
-        """Return what a sweep took and could not store, for the next sweep to do."""
-        if taken is None or self._touched is None:
-            self._touched = None
-        else:
-            self._touched |= taken
-
-
-def sweep_now(sweeper: ClockSweeper, touched: Collection[str] | None = None) -> SweepResult | None:
-    """One sweep at the current time (incremental when `touched` is given, see
-    `ClockSweeper.sweep`); a store fault is logged and None returned, for a later retry."""
+def sweep_now(sweeper: ClockSweeper, *, incremental: bool) -> SweepResult | None:
+    """One sweep at the current time (see `ClockSweeper.sweep`); a store fault is logged and
+    None returned, for a later retry."""
     try:
-        return sweeper.sweep(datetime.now(UTC), touched)
+        return sweeper.sweep(datetime.now(UTC), incremental=incremental)
     except StoreError as error:
         log.warning("clock sweep skipped: %s", error)
         return None

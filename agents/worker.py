@@ -21,13 +21,7 @@ import faust
 
 from agents.clocks import Targets
 from agents.ingest import BatchResult, IngestProcessor, Outgoing
-from agents.overdue import (
-    ClockSweeper,
-    PendingClocks,
-    SweepPacer,
-    sweep_interval_s,
-    sweep_now,
-)
+from agents.overdue import ClockSweeper, SweepPacer, sweep_interval_s, sweep_now
 from agents.publisher import Publisher
 from infra.config import Settings
 from infra.sites import SiteRegistry
@@ -163,14 +157,8 @@ def create_app(
     processor = IngestProcessor(
         store, topics, SiteRegistry.load(), consumer=settings.app_id, notify=notify
     )
-    pending = PendingClocks()
-
-    def on_stored(result: BatchResult, times: BatchTimes) -> None:
-        pending.touch(event.case_id for event in result.write.new_events)
-        _log_batch(result, times)
-
     # Every outgoing record is acknowledged (acks=all) before the batch commits.
-    runner = BatchRunner(processor, publisher.publish, on_stored=on_stored)
+    runner = BatchRunner(processor, publisher.publish, on_stored=_log_batch)
 
     @app.agent(source, concurrency=1, name="ingest")
     async def ingest(stream: faust.StreamT[bytes]) -> None:
@@ -180,17 +168,19 @@ def create_app(
             await runner.run([source_record(event.message) for event in events])
 
     sweeper = ClockSweeper(store, Targets.from_env(os.environ))
-
     pacer = SweepPacer()
+    # The first sweep recomputes every clock (the targets may have changed while the worker
+    # was stopped); later ones only the pending cases and the clocks that fell due.
+    swept = False
 
     async def clocks() -> None:
         # Turnaround clocks and overdue milestones; SQL runs off the event loop.
+        nonlocal swept
         if not pacer.due():
             return
         started = time.monotonic()
-        touched = pending.take()
-        if await asyncio.to_thread(sweep_now, sweeper, touched) is None:
-            pending.give_back(touched)
+        result = await asyncio.to_thread(sweep_now, sweeper, incremental=swept)
+        swept = swept or result is not None
         pacer.took(time.monotonic() - started)
 
     app.timer(sweep_interval_s(os.environ), name="clocks")(clocks)

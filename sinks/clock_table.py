@@ -1,19 +1,21 @@
 """The `case_clocks` table: each waiting case's turnaround clock and whether it is overdue.
 
-A sweep stores its cases in parts, each part's rows and milestones in one short transaction
-(`record_clocks`), so that it never holds the single SQLite writer, or all its cases in memory,
-for long; every row is right as of its own `checked_at`. Its time goes into `clock_sweeps`
+A sweep reads its cases a part at a time and stores each part's rows and milestones in one
+short transaction (`record_clocks`), so that it never holds the single SQLite writer for long,
+nor more than one part in memory; every row is right as of its own `checked_at`. The cases
+with new events since their clock was stored are kept in `pending_clocks`, marked by the
+batches themselves. Its time goes into `clock_sweeps`
 only when every part is stored (`finish_sweep`), and a full sweep then also drops the rows of
 cases that no longer wait.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Select, delete, exists, select, union
+from sqlalchemy import Connection, Select, Subquery, bindparam, delete, exists, select, union
 
 from agents.clocks import Stage
 from agents.milestones import Milestone
@@ -23,7 +25,7 @@ from sinks.bulk import bulk_insert
 from sinks.notification_rows import NotificationWrite, insert_notifications, recorded_keys
 from sinks.persistence import Store
 from sinks.sql import in_list_chunks
-from sinks.tables import case_clocks, case_status, clock_sweeps, events
+from sinks.tables import case_clocks, case_status, clock_sweeps, events, pending_clocks
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,22 +55,52 @@ def _orphans() -> Select[tuple[str]]:
     )
 
 
-def clocked_case_ids(store: Store) -> list[str]:
-    """Ids of every case with a clock: the waiting registered cases and the orphans."""
-    query = union(_waiting(), _orphans()).order_by("case_id")
-    with transaction(store, "reading waiting cases and orphans") as conn:
+def _part(store: Store, ids: Subquery, what: str, after: str | None, limit: int) -> list[str]:
+    query = select(ids.c.case_id).order_by(ids.c.case_id).limit(limit)
+    if after is not None:
+        query = query.where(ids.c.case_id > after)
+    with transaction(store, f"reading {what}") as conn:
         return list(conn.execute(query).scalars())
 
 
-def fallen_due_case_ids(store: Store, now: datetime) -> list[str]:
+# A sweep reads its cases a part at a time, in id order, each part after the last id of the
+# one before; the three readers below share that signature.
+
+
+def clocked_case_ids(store: Store, after: str | None, limit: int) -> list[str]:
+    """Ids of the cases with a clock (waiting registered cases and orphans), in id order:
+    at most `limit` of them, each after `after` (None: from the first)."""
+    clocked = union(_waiting(), _orphans()).subquery()
+    return _part(store, clocked, "waiting cases and orphans", after, limit)
+
+
+def pending_case_ids(store: Store, after: str | None, limit: int) -> list[str]:
+    """Ids of the cases marked pending (events stored since their clock was), as above."""
+    pending = select(pending_clocks.c.case_id).subquery()
+    return _part(store, pending, "cases with pending clocks", after, limit)
+
+
+def fallen_due_case_ids(store: Store, now: datetime, after: str | None, limit: int) -> list[str]:
     """Ids of the cases whose stored clock is not marked overdue but is past due at `now`."""
-    query = (
+    fallen_due = (
         select(case_clocks.c.case_id)
         .where(case_clocks.c.overdue.is_(False), case_clocks.c.due_at < now)
-        .order_by(case_clocks.c.case_id)
+        .subquery()
     )
-    with transaction(store, "reading clocks that fell due") as conn:
-        return list(conn.execute(query).scalars())
+    return _part(store, fallen_due, "clocks that fell due", after, limit)
+
+
+def pending_generations(store: Store, case_ids: Collection[str]) -> dict[str, int]:
+    """The pending mark of each of `case_ids` that has one: read before the cases are loaded,
+    so that the sweep settles only the marks its reading covers."""
+    found: dict[str, int] = {}
+    with transaction(store, "reading pending clocks") as conn:
+        for chunk in in_list_chunks(case_ids):
+            query = select(pending_clocks.c.case_id, pending_clocks.c.generation).where(
+                pending_clocks.c.case_id.in_(chunk)
+            )
+            found.update({row.case_id: row.generation for row in conn.execute(query)})
+    return found
 
 
 def last_checked_at(store: Store) -> datetime | None:
@@ -139,16 +171,32 @@ def _row(row: ClockRow, checked_at: datetime) -> tuple[object, ...]:
     )
 
 
+def _settle(conn: Connection, settled: Mapping[str, int]) -> None:
+    if not settled:
+        return
+    conn.execute(
+        delete(pending_clocks).where(
+            pending_clocks.c.case_id == bindparam("b_case_id"),
+            pending_clocks.c.generation == bindparam("b_generation"),
+        ),
+        [{"b_case_id": case, "b_generation": gen} for case, gen in settled.items()],
+    )
+
+
 def record_clocks(
     store: Store,
     cases: Collection[str],
     rows: Sequence[ClockRow],
     candidates: Sequence[Milestone],
     checked_at: datetime,
+    *,
+    settled: Mapping[str, int],
 ) -> list[Milestone]:
     """Store one part of a sweep: `rows` replace the rows of `cases` (a case without a row
-    in `rows` loses its row), and those of the `candidates` whose key is not yet recorded
-    become milestones. Returns the milestones recorded now.
+    in `rows` loses its row), those of the `candidates` whose key is not yet recorded become
+    milestones, and the pending marks in `settled` (case id: generation, as read before the
+    cases were loaded) are cleared unless a batch has marked the case again since. Returns
+    the milestones recorded now.
 
     The milestones are recorded without deliveries; the notification delivery loop routes
     them to their subscribers (`Outbox.route_unrouted`).
@@ -156,6 +204,7 @@ def record_clocks(
     operation = f"storing {len(rows)} case clock(s) and {len(candidates)} overdue milestone(s)"
     with transaction(store, operation, write=True) as conn:
         _replace(conn, rows, checked_at, cases)
+        _settle(conn, settled)
         known = recorded_keys(conn, {m.case_id for m in candidates}) if candidates else {}
         new = [m for m in candidates if m.key not in known[m.case_id]]
         insert_notifications(conn, [NotificationWrite(m, ()) for m in new], checked_at)

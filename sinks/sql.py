@@ -55,7 +55,7 @@ from sinks.persistence import (
     StoredEvent,
     TopicPartition,
 )
-from sinks.tables import case_status, counters, dead_letters, events, tracking
+from sinks.tables import case_status, counters, dead_letters, events, pending_clocks, tracking
 from streams.events import CancerType, EventType
 
 #: Execution option that marks a connection's transaction as a writing one.
@@ -228,6 +228,7 @@ class SqlAlchemyStore(Store):
             self._add_counters(conn, batch.counter_deltas)
             self._advance_tracking(conn, batch.consumer, batch.offsets)
             insert_notifications(conn, batch.notifications, datetime.now(UTC))
+            self._mark_clocks_pending(conn, batch.new_events)
 
     def _insert_events(self, conn: Connection, new_events: Sequence[StoredEvent]) -> None:
         bulk_insert(conn.dialect, events, EVENT_COLUMNS).execute(
@@ -316,6 +317,20 @@ class SqlAlchemyStore(Store):
                 where=tracking.c.offset < statement.excluded.offset,
             ),
             params,
+        )
+
+    def _mark_clocks_pending(self, conn: Connection, new_events: Sequence[StoredEvent]) -> None:
+        # New events can change a case's clock; the next sweep recomputes it (see tables.py).
+        cases = sorted({event.case_id for event in new_events})
+        if not cases:
+            return
+        statement = self._insert(pending_clocks)
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["case_id"],
+                set_={"generation": pending_clocks.c.generation + 1},
+            ),
+            [{"case_id": case_id, "generation": 1} for case_id in cases],
         )
 
     # -- CLI reads ------------------------------------------------------------------------

@@ -207,6 +207,17 @@ case_clocks = Table(
     Index("ix_case_clocks_due", "overdue", "due_at"),
 )
 
+#: The cases whose clocks the next sweep must recompute: every batch marks the cases it stored
+#: events for, in its own transaction, and a sweep settles a case once its clock is stored.
+#: `generation` grows with every mark, so a sweep that read a case before a newer batch
+#: marked it again leaves it pending (it settles only the generation it read).
+pending_clocks = Table(
+    "pending_clocks",
+    metadata,
+    Column("case_id", String(CASE_ID_LENGTH), primary_key=True),
+    Column("generation", BigInteger, nullable=False),
+)
+
 #: When the worker last checked the clocks: one row, rewritten by every sweep. A sweep
 #: rewrites only the clocks that can have changed, so the rows' own `checked_at` differ.
 clock_sweeps = Table(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -10,9 +10,15 @@ from sqlalchemy import select
 from agents.clocks import Stage, Targets
 from agents.overdue import CASES_PER_PART, ClockSweeper
 from sinks.access import transaction
-from sinks.clock_table import ClockRow, last_checked_at, load_clocks
+from sinks.clock_table import (
+    ClockRow,
+    last_checked_at,
+    load_clocks,
+    pending_generations,
+    record_clocks,
+)
 from sinks.persistence import Store
-from sinks.tables import milestones
+from sinks.tables import case_clocks, milestones, pending_clocks
 from streams.events import QaOutcome
 from tests.integration.feed import feed
 from tests.unit.case_events import START, qa, receipt, registration, review
@@ -56,22 +62,46 @@ def test_clocks_are_stored_for_waiting_cases_and_orphans(
 WAIT_OVERDUE = "MK-WAIT-1:OVERDUE:awaiting_sample"
 
 
-def raised_keys(sweeper: ClockSweeper, after: timedelta) -> list[str]:
-    return sorted(sweeper.sweep(START + after).raised)
+def overdue_keys(store: Store) -> set[str]:
+    query = select(milestones.c.key).where(
+        milestones.c.milestone.in_(["OVERDUE", "ORPHAN_OVERDUE"])
+    )
+    with transaction(store, "reading milestones") as conn:
+        return set(conn.execute(query).scalars())
+
+
+def raised_keys(
+    store: Store, sweeper: ClockSweeper, after: timedelta, *, incremental: bool = False
+) -> list[str]:
+    before = overdue_keys(store)
+    sweeper.sweep(START + after, incremental=incremental)
+    return sorted(overdue_keys(store) - before)
+
+
+def checked_times(store: Store) -> dict[str, datetime]:
+    query = select(case_clocks.c.case_id, case_clocks.c.checked_at)
+    with transaction(store, "reading clock times") as conn:
+        return {row.case_id: row.checked_at for row in conn.execute(query)}
+
+
+def pending(store: Store) -> dict[str, int]:
+    query = select(pending_clocks.c.case_id, pending_clocks.c.generation)
+    with transaction(store, "reading pending clocks") as conn:
+        return {row.case_id: row.generation for row in conn.execute(query)}
 
 
 def test_not_overdue_exactly_at_the_target(store: Store, sweeper: ClockSweeper) -> None:
-    assert WAIT_OVERDUE not in raised_keys(sweeper, timedelta(days=14))
-    assert WAIT_OVERDUE in raised_keys(sweeper, timedelta(days=14) + LATE)
+    assert WAIT_OVERDUE not in raised_keys(store, sweeper, timedelta(days=14))
+    assert WAIT_OVERDUE in raised_keys(store, sweeper, timedelta(days=14) + LATE)
 
 
-def test_each_overdue_stage_is_raised_once(sweeper: ClockSweeper) -> None:
-    assert raised_keys(sweeper, timedelta(days=14) + LATE) == [
+def test_each_overdue_stage_is_raised_once(store: Store, sweeper: ClockSweeper) -> None:
+    assert raised_keys(store, sweeper, timedelta(days=14) + LATE) == [
         "MK-ORPHAN-1:ORPHAN_OVERDUE",
         WAIT_OVERDUE,
     ]
-    assert raised_keys(sweeper, timedelta(days=30)) == ["MK-LAB-1:OVERDUE:awaiting_qa"]
-    assert raised_keys(sweeper, timedelta(days=31)) == []
+    assert raised_keys(store, sweeper, timedelta(days=30)) == ["MK-LAB-1:OVERDUE:awaiting_qa"]
+    assert raised_keys(store, sweeper, timedelta(days=31)) == []
 
 
 def test_overdue_clock_records_since_and_due(store: Store, sweeper: ClockSweeper) -> None:
@@ -87,12 +117,7 @@ def test_overdue_milestones_are_recorded_once_for_delivery(
 ) -> None:
     for days in (15, 16, 30):
         sweeper.sweep(START + timedelta(days=days))
-    query = select(milestones.c.key).where(
-        milestones.c.milestone.in_(["OVERDUE", "ORPHAN_OVERDUE"])
-    )
-    with transaction(store, "reading milestones") as conn:
-        keys = sorted(conn.execute(query).scalars())
-    assert keys == [
+    assert sorted(overdue_keys(store)) == [
         "MK-LAB-1:OVERDUE:awaiting_qa",
         "MK-ORPHAN-1:ORPHAN_OVERDUE",
         "MK-WAIT-1:OVERDUE:awaiting_sample",
@@ -114,13 +139,12 @@ def test_full_sweep_drops_rows_of_cases_that_no_longer_wait(
         ],
         first_offset=10,
     )
-    result = sweeper.sweep(START + timedelta(days=7))
-    assert "MK-LAB-1" not in result.cases
+    sweeper.sweep(START + timedelta(days=7))
     assert sorted(row.case_id for row in load_clocks(store)) == ["MK-ORPHAN-1", "MK-WAIT-1"]
 
 
 def full_sweep_picture(store: Store, sweeper: ClockSweeper, at: timedelta) -> list[ClockRow]:
-    assert sweeper.sweep(START + at).raised == [], "a full sweep found a milestone missed"
+    assert sweeper.sweep(START + at).raised == 0, "a full sweep found a milestone missed"
     return load_clocks(store)
 
 
@@ -138,8 +162,9 @@ def test_incremental_sweep_writes_what_a_full_sweep_would(
         ],
         first_offset=10,
     )
-    touched = {"MK-ORPHAN-1", "MK-LAB-1", "MK-NEW-1"}
-    sweeper.sweep(START + timedelta(days=15), touched)
+    assert sorted(pending(store)) == ["MK-LAB-1", "MK-NEW-1", "MK-ORPHAN-1"]
+    sweeper.sweep(START + timedelta(days=15), incremental=True)
+    assert pending(store) == {}
     incremental = load_clocks(store)
     assert incremental == full_sweep_picture(store, sweeper, timedelta(days=15))
     assert {row.case_id: row.stage for row in incremental} == {
@@ -149,24 +174,56 @@ def test_incremental_sweep_writes_what_a_full_sweep_would(
     }
 
 
-def test_incremental_sweep_raises_clocks_that_fell_due_untouched(sweeper: ClockSweeper) -> None:
+def test_incremental_sweep_raises_clocks_that_fell_due_untouched(
+    store: Store, sweeper: ClockSweeper
+) -> None:
     sweeper.sweep(START)
-    result = sweeper.sweep(START + timedelta(days=14) + LATE, touched=set())
-    assert sorted(result.raised) == ["MK-ORPHAN-1:ORPHAN_OVERDUE", WAIT_OVERDUE]
-    # MK-LAB-1's clock is neither touched nor due: the sweep did not recompute it.
-    assert sorted(result.cases) == ["MK-ORPHAN-1", "MK-WAIT-1"]
+    due = timedelta(days=14) + LATE
+    raised = raised_keys(store, sweeper, due, incremental=True)
+    assert raised == ["MK-ORPHAN-1:ORPHAN_OVERDUE", WAIT_OVERDUE]
+    # MK-LAB-1's clock is neither pending nor due: the sweep did not recompute it.
+    assert checked_times(store) == {
+        "MK-ORPHAN-1": START + due,
+        "MK-WAIT-1": START + due,
+        "MK-LAB-1": START,
+    }
 
 
 def test_incremental_sweep_keeps_untouched_rows(store: Store, sweeper: ClockSweeper) -> None:
     sweeper.sweep(START)
     before = load_clocks(store)
-    assert sweeper.sweep(START + timedelta(days=1), touched=set()).cases == []
+    assert sweeper.sweep(START + timedelta(days=1), incremental=True).cases == 0
     assert load_clocks(store) == before
+
+
+# -- pending clocks: marked by the batches, settled by the sweeps ---------------------------
+
+
+def test_a_batch_marks_the_cases_it_stored_events_for(store: Store, sweeper: ClockSweeper) -> None:
+    assert pending(store) == {"MK-WAIT-1": 1, "MK-LAB-1": 1, "MK-ORPHAN-1": 1}
+    feed(store, [receipt("S-2", minute=60, case="MK-WAIT-1")], first_offset=10)
+    assert pending(store) == {"MK-WAIT-1": 2, "MK-LAB-1": 1, "MK-ORPHAN-1": 1}
+
+
+def test_a_sweep_settles_the_cases_it_recomputed(store: Store, sweeper: ClockSweeper) -> None:
+    sweeper.sweep(START)
+    assert pending(store) == {}
+    feed(store, [receipt("S-2", minute=60, case="MK-WAIT-1")], first_offset=10)
+    result = sweeper.sweep(START + timedelta(hours=2), incremental=True)
+    assert (result.cases, pending(store)) == (1, {})
+    assert {row.case_id: row.stage for row in load_clocks(store)}["MK-WAIT-1"] is Stage.AWAITING_QA
+
+
+def test_a_case_marked_again_while_swept_stays_pending(store: Store, sweeper: ClockSweeper) -> None:
+    read = pending_generations(store, ["MK-WAIT-1"])
+    feed(store, [receipt("S-2", minute=60, case="MK-WAIT-1")], first_offset=10)
+    record_clocks(store, ["MK-WAIT-1"], [], [], START, settled=read)
+    assert pending(store)["MK-WAIT-1"] == 2
 
 
 def test_every_sweep_records_when_it_ran(store: Store, sweeper: ClockSweeper) -> None:
     assert last_checked_at(store) is None
     sweeper.sweep(START)
     assert last_checked_at(store) == START
-    sweeper.sweep(START + timedelta(hours=1), touched=set())
+    sweeper.sweep(START + timedelta(hours=1), incremental=True)
     assert last_checked_at(store) == START + timedelta(hours=1)

@@ -1,10 +1,10 @@
-"""Scheduling the worker's clock sweeps: their pacing, and which clocks each recomputes."""
+"""Pacing the worker's clock sweeps."""
 
 from __future__ import annotations
 
 import pytest
 
-from agents.overdue import PendingClocks, SweepPacer
+from agents.overdue import SweepPacer
 
 pytestmark = pytest.mark.unit
 
@@ -37,36 +37,3 @@ def test_a_quick_sweep_leaves_the_timer_in_charge() -> None:
     pacer.took(0.01)
     clock.now += 0.1
     assert pacer.due()
-
-
-def test_the_first_sweep_recomputes_every_clock() -> None:
-    pending = PendingClocks()
-    pending.touch(["MK-1"])
-    assert pending.take() is None
-
-
-def test_later_sweeps_recompute_the_cases_stored_since() -> None:
-    pending = PendingClocks()
-    pending.take()
-    pending.touch(["MK-1", "MK-2"])
-    pending.touch(["MK-2", "MK-3"])
-    assert pending.take() == {"MK-1", "MK-2", "MK-3"}
-    assert pending.take() == set()
-
-
-def test_a_failed_sweep_gives_its_cases_back() -> None:
-    pending = PendingClocks()
-    pending.take()
-    pending.touch(["MK-1"])
-    taken = pending.take()
-    pending.touch(["MK-2"])
-    pending.give_back(taken)
-    assert pending.take() == {"MK-1", "MK-2"}
-
-
-def test_a_failed_full_sweep_stays_full() -> None:
-    pending = PendingClocks()
-    taken = pending.take()
-    pending.touch(["MK-2"])
-    pending.give_back(taken)
-    assert pending.take() is None
