@@ -2,11 +2,10 @@
 
 A sweep reads its cases a part at a time and stores each part's rows and milestones in one
 short transaction (`record_clocks`), so that it never holds the single SQLite writer for long,
-nor more than one part in memory; every row is right as of its own `checked_at`. The cases
-with new events since their clock was stored are kept in `pending_clocks`, marked by the
-batches themselves. Its time goes into `clock_sweeps`
-only when every part is stored (`finish_sweep`), and a full sweep then also drops the rows of
-cases that no longer wait.
+nor more than one part in memory; every row is right as of its own `checked_at`. The sweep's
+time goes into `clock_sweeps` only when every part is stored (`finish_sweep`), and a full
+sweep then also drops the rows of cases that no longer wait. The cases with events stored
+since their clock was are kept in `pending_clocks`, marked by the batches themselves.
 """
 
 from __future__ import annotations
@@ -15,7 +14,17 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Select, Subquery, bindparam, delete, exists, select, union
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Subquery,
+    bindparam,
+    delete,
+    exists,
+    select,
+    union,
+)
 
 from agents.clocks import Stage
 from agents.milestones import Milestone
@@ -70,7 +79,18 @@ def _part(store: Store, ids: Subquery, what: str, after: str | None, limit: int)
 def clocked_case_ids(store: Store, after: str | None, limit: int) -> list[str]:
     """Ids of the cases with a clock (waiting registered cases and orphans), in id order:
     at most `limit` of them, each after `after` (None: from the first)."""
-    clocked = union(_waiting(), _orphans()).subquery()
+
+    def first(query: Select[tuple[str]], case_id: ColumnElement[str]) -> Select[tuple[str]]:
+        # Each side finds its own first ids through its index, so that a part costs about
+        # its own size, not that of every case after it.
+        if after is not None:
+            query = query.where(case_id > after)
+        side = query.order_by(case_id).limit(limit).subquery()
+        return select(side.c.case_id)
+
+    waiting = first(_waiting(), case_status.c.case_id)
+    orphans = first(_orphans().distinct(), events.c.case_id)
+    clocked = union(waiting, orphans).subquery()
     return _part(store, clocked, "waiting cases and orphans", after, limit)
 
 
