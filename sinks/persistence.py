@@ -178,7 +178,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def commit(self, batch: BatchWrite) -> None:
-        """Store all of `batch` in one transaction, or nothing of it (and raise)."""
+        """Store all of `batch` in one transaction, or nothing of it (and raise). The cases of
+        its new events are marked in the same transaction as having pending clocks, for the
+        next clock sweep (`sinks.clock_table`)."""
 
     @abc.abstractmethod
     def status_rows(
