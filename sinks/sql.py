@@ -289,16 +289,7 @@ class SqlAlchemyStore(Store):
 
     def _add_counters(self, conn: Connection, deltas: Mapping[str, int]) -> None:
         params = [{"name": name, "value": delta} for name, delta in deltas.items() if delta]
-        if not params:
-            return
-        statement = self._insert(counters)
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["name"],
-                set_={"value": counters.c.value + statement.excluded.value},
-            ),
-            params,
-        )
+        self._add_to_rows(conn, counters, "name", "value", params)
 
     def _advance_tracking(
         self, conn: Connection, consumer: str, offsets: Mapping[TopicPartition, int]
@@ -322,15 +313,22 @@ class SqlAlchemyStore(Store):
     def _mark_clocks_pending(self, conn: Connection, new_events: Sequence[StoredEvent]) -> None:
         # New events can change a case's clock; the next sweep recomputes it (see tables.py).
         cases = sorted({event.case_id for event in new_events})
-        if not cases:
+        params = [{"case_id": case_id, "generation": 1} for case_id in cases]
+        self._add_to_rows(conn, pending_clocks, "case_id", "generation", params)
+
+    def _add_to_rows(
+        self, conn: Connection, table: Table, key: str, amount: str, params: list[dict[str, Any]]
+    ) -> None:
+        """Insert each of `params`, or add its `amount` to the row that has its `key`."""
+        if not params:
             return
-        statement = self._insert(pending_clocks)
+        statement = self._insert(table)
         conn.execute(
             statement.on_conflict_do_update(
-                index_elements=["case_id"],
-                set_={"generation": pending_clocks.c.generation + 1},
+                index_elements=[key],
+                set_={amount: table.c[amount] + statement.excluded[amount]},
             ),
-            [{"case_id": case_id, "generation": 1} for case_id in cases],
+            params,
         )
 
     # -- CLI reads ------------------------------------------------------------------------
