@@ -135,7 +135,10 @@ def _check_one_case(case_events: list[CaseEvent]) -> None:
         raise CaseRuleError(
             f"classification takes the events of one case, got cases {sorted(case_ids)}"
         )
-    counts = Counter(ce.event.event_id for ce in case_events)
+    event_ids = [ce.event.event_id for ce in case_events]
+    if len(set(event_ids)) == len(event_ids):
+        return
+    counts = Counter(event_ids)
     repeated = sorted(str(event_id) for event_id, count in counts.items() if count > 1)
     if repeated:
         raise CaseRuleError(

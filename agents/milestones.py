@@ -98,26 +98,42 @@ def new_milestones(
         for ce in events
         if view.classifications[ce.event.event_id].disposition is Disposition.ACCEPTED
     ]
-    return [m for m in case_milestones(accepted, view.status) if m.key not in recorded]
+    return case_milestones(accepted, view.status, leave_out=recorded)
 
 
-def case_milestones(accepted: Iterable[Event], status: StatusRow) -> list[Milestone]:
-    """Every milestone reached by a registered case, from its accepted events, in key order."""
+def case_milestones(
+    accepted: Iterable[Event], status: StatusRow, leave_out: Collection[str] = ()
+) -> list[Milestone]:
+    """Every milestone reached by a registered case, from its accepted events, in key order;
+    those whose keys are in `leave_out` are not built at all."""
     events = list(accepted)
     samples = samples_of(events)
-    found = [_registered(events, status)]
+
+    def wanted(kind: MilestoneKind, qualifier: str | None = None) -> bool:
+        # Most of a case's milestones were recorded by earlier batches: checking the key
+        # first spares building them again.
+        return milestone_key(status.case_id, kind, qualifier) not in leave_out
+
+    found = []
+    if wanted(MilestoneKind.CASE_REGISTERED):
+        found.append(_registered(events, status))
     found += [
         _milestone(MilestoneKind.SAMPLE_RECEIVED, status, sample.received_at, sample.sample_id)
         for sample in samples.values()
+        if wanted(MilestoneKind.SAMPLE_RECEIVED, sample.sample_id)
     ]
     found += [
         _qa_failed(sample, status)
         for sample in samples.values()
-        if sample.outcome is QaOutcome.FAILED
+        if sample.outcome is QaOutcome.FAILED and wanted(MilestoneKind.QA_FAILED, sample.sample_id)
     ]
-    if status.qa_passed_at is not None:
+    if status.qa_passed_at is not None and wanted(MilestoneKind.QA_PASSED):
         found.append(_milestone(MilestoneKind.QA_PASSED, status, status.qa_passed_at))
-    if status.status is CaseStatus.REVIEW_COMPLETE and status.review_completed_at is not None:
+    if (
+        status.status is CaseStatus.REVIEW_COMPLETE
+        and status.review_completed_at is not None
+        and wanted(MilestoneKind.REVIEW_COMPLETE)
+    ):
         found.append(_review_complete(events, status, status.review_completed_at))
     return sorted(found, key=lambda m: m.key)
 

@@ -19,6 +19,7 @@ from typing import Any, Final, TypeVar, cast
 
 import faust
 
+from agents import faust_transport
 from agents.clocks import Targets
 from agents.ingest import BatchResult, IngestProcessor, Outgoing
 from agents.overdue import ClockSweeper, SweepPacer, sweep_interval_s, sweep_now
@@ -135,7 +136,7 @@ def create_app(
     topics = Topics(settings.topic_prefix)
     datadir = settings.home / "faust" / settings.app_id
     datadir.mkdir(parents=True, exist_ok=True)
-    app = faust.App(
+    app = faust_transport.App(
         settings.app_id,
         broker=f"kafka://{bootstrap}",
         store="memory://",

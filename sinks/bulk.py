@@ -1,4 +1,5 @@
-"""Many rows into one table, through the driver's `executemany`, compiled once.
+"""Many rows into one table (inserts and upserts), through the driver's `executemany`,
+compiled once.
 
 `Connection.execute(statement, rows)` builds a cache key for the statement and processes every
 value of every row through SQLAlchemy's parameter machinery; for the tables a batch writes
@@ -14,7 +15,7 @@ from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table, insert
+from sqlalchemy import ColumnElement, Connection, Dialect, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.dml import Insert
@@ -32,22 +33,82 @@ def bulk_insert(
     index) is left out and the stored row kept.
     """
     key = (dialect.name, dialect.driver, table.name, tuple(columns), tuple(skip_conflicts_on))
+    return _compiled(
+        key, lambda: _statement(dialect, table, skip_conflicts_on), table, columns, dialect
+    )
+
+
+def bulk_upsert(
+    dialect: Dialect,
+    table: Table,
+    columns: Sequence[str],
+    conflict_on: Sequence[str],
+    *,
+    replace: Sequence[str] = (),
+    add: Sequence[str] = (),
+) -> BulkInsert:
+    """The insert of `columns` into `table` that updates the stored row on a clash instead.
+
+    A row that clashes with a stored one on `conflict_on` (a unique index) sets the stored
+    row's `replace` columns to its own values and adds its `add` columns to the stored ones.
+    Each stored row may be clashed with once per statement: give one row per key.
+    """
+    key = (
+        dialect.name,
+        dialect.driver,
+        table.name,
+        *(tuple(c) for c in (columns, conflict_on, replace, add)),
+    )
+    return _compiled(
+        key,
+        lambda: _upsert_statement(dialect, table, conflict_on, replace, add),
+        table,
+        columns,
+        dialect,
+    )
+
+
+def _compiled(
+    key: tuple[object, ...],
+    statement: Callable[[], Insert],
+    table: Table,
+    columns: Sequence[str],
+    dialect: Dialect,
+) -> BulkInsert:
     found = _COMPILED.get(key)
     if found is None:
-        found = _COMPILED[key] = BulkInsert(
-            _statement(dialect, table, skip_conflicts_on), table, columns, dialect
-        )
+        found = _COMPILED[key] = BulkInsert(statement(), table, columns, dialect)
     return found
+
+
+def _dialect_insert(dialect: Dialect, table: Table) -> sqlite.Insert | postgresql.Insert:
+    if dialect.name == "sqlite":
+        return sqlite.insert(table)
+    if dialect.name == "postgresql":
+        return postgresql.insert(table)
+    raise ValueError(f"no conflict clause for the {dialect.name} dialect")
 
 
 def _statement(dialect: Dialect, table: Table, skip_conflicts_on: Sequence[str]) -> Insert:
     if not skip_conflicts_on:
         return insert(table)
-    if dialect.name == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=skip_conflicts_on)
-    if dialect.name == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=skip_conflicts_on)
-    raise ValueError(f"no conflict clause for the {dialect.name} dialect")
+    return _dialect_insert(dialect, table).on_conflict_do_nothing(index_elements=skip_conflicts_on)
+
+
+def _upsert_statement(
+    dialect: Dialect,
+    table: Table,
+    conflict_on: Sequence[str],
+    replace: Sequence[str],
+    add: Sequence[str],
+) -> Insert:
+    statement = _dialect_insert(dialect, table)
+    new = statement.excluded
+    updates: dict[str, ColumnElement[Any]] = {name: new[name] for name in replace}
+    updates.update({name: table.c[name] + new[name] for name in add})
+    if not updates:
+        raise ValueError(f"an upsert into {table.name} updates no column")
+    return statement.on_conflict_do_update(index_elements=conflict_on, set_=updates)
 
 
 class BulkInsert:
@@ -100,7 +161,7 @@ class BulkInsert:
             raise StatementError(str(why), self.sql, None, why) from error
 
 
-_COMPILED: dict[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], BulkInsert] = {}
+_COMPILED: dict[tuple[object, ...], BulkInsert] = {}
 
 
 def _processor(table: Table, name: str, dialect: Dialect) -> _Processor:

@@ -39,7 +39,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from agents.model import CaseStatus, Disposition, RejectReason, StatusRow
-from sinks.bulk import bulk_insert
+from sinks.bulk import bulk_insert, bulk_upsert
 from sinks.errors import StoreError, StoreIntegrityError, StoreUnavailable
 from sinks.migrate import upgrade_to_head
 from sinks.notification_rows import insert_notifications, recorded_keys
@@ -262,19 +262,10 @@ class SqlAlchemyStore(Store):
     def _upsert_status_rows(self, conn: Connection, rows: Sequence[StatusRow]) -> None:
         # One row per case, the last one given winning: an upsert statement may touch a
         # row only once.
-        latest = {row.case_id: _status_params(row) for row in rows}
-        if not latest:
-            return
-        statement = self._insert(case_status)
-        updated = {
-            column.name: statement.excluded[column.name]
-            for column in case_status.columns
-            if not column.primary_key
-        }
-        conn.execute(
-            statement.on_conflict_do_update(index_elements=["case_id"], set_=updated),
-            list(latest.values()),
-        )
+        latest = {row.case_id: _status_values(row) for row in rows}
+        bulk_upsert(
+            conn.dialect, case_status, STATUS_COLUMNS, ["case_id"], replace=STATUS_COLUMNS[1:]
+        ).execute(conn, list(latest.values()))
 
     def _insert_dead_letters(self, conn: Connection, entries: Sequence[DeadLetterEntry]) -> None:
         if not entries:
@@ -288,8 +279,8 @@ class SqlAlchemyStore(Store):
         ).execute(conn, [_dead_letter_row(entry, recorded_at) for entry in entries])
 
     def _add_counters(self, conn: Connection, deltas: Mapping[str, int]) -> None:
-        params = [{"name": name, "value": delta} for name, delta in deltas.items() if delta]
-        self._add_to_rows(conn, counters, "name", "value", params)
+        rows = [(name, delta) for name, delta in deltas.items() if delta]
+        _add_to_rows(conn, counters, ("name", "value"), rows)
 
     def _advance_tracking(
         self, conn: Connection, consumer: str, offsets: Mapping[TopicPartition, int]
@@ -313,23 +304,7 @@ class SqlAlchemyStore(Store):
     def _mark_clocks_pending(self, conn: Connection, new_events: Sequence[StoredEvent]) -> None:
         # New events can change a case's clock; the next sweep recomputes it (see tables.py).
         cases = sorted({event.case_id for event in new_events})
-        params = [{"case_id": case_id, "generation": 1} for case_id in cases]
-        self._add_to_rows(conn, pending_clocks, "case_id", "generation", params)
-
-    def _add_to_rows(
-        self, conn: Connection, table: Table, key: str, amount: str, params: list[dict[str, Any]]
-    ) -> None:
-        """Insert each of `params`, or add its `amount` to the row that has its `key`."""
-        if not params:
-            return
-        statement = self._insert(table)
-        conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=[key],
-                set_={amount: table.c[amount] + statement.excluded[amount]},
-            ),
-            params,
-        )
+        _add_to_rows(conn, pending_clocks, ("case_id", "generation"), [(c, 1) for c in cases])
 
     # -- CLI reads ------------------------------------------------------------------------
 
@@ -431,8 +406,20 @@ def _stored_event(row: Row[Any]) -> StoredEvent:
     )
 
 
-def _status_params(row: StatusRow) -> dict[str, Any]:
-    return row.to_record()
+def _add_to_rows(
+    conn: Connection, table: Table, columns: tuple[str, str], rows: Sequence[tuple[Any, int]]
+) -> None:
+    """Insert each (key, amount) of `rows`, or add its amount to the stored row of its key."""
+    key, amount = columns
+    bulk_upsert(conn.dialect, table, columns, [key], add=[amount]).execute(conn, rows)
+
+
+STATUS_COLUMNS: Final = tuple(column.name for column in case_status.columns)
+
+
+def _status_values(row: StatusRow) -> tuple[Any, ...]:
+    record = row.to_record()
+    return tuple(record[name] for name in STATUS_COLUMNS)
 
 
 def _status_row(row: Row[Any]) -> StatusRow:

@@ -54,6 +54,8 @@ class UtcDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if value.tzinfo is UTC:  # nearly every value: skips the offset check and conversion
+            return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value.isoformat()} has no time zone; use UTC")
         utc = value.astimezone(UTC)

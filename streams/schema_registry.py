@@ -162,7 +162,8 @@ class SchemaRegistry:
         return tuple(self._by_name.get(_short_name(name), ()))
 
     def newest(self, name: str) -> SchemaVersion | None:
-        versions = self._by_name.get(_short_name(name))
+        # Called for every record encoded or decoded: most names are short already.
+        versions = self._by_name.get(name) or self._by_name.get(_short_name(name))
         return versions[-1] if versions else None
 
     def by_fingerprint(self, fingerprint: bytes) -> SchemaVersion | None:

@@ -113,3 +113,22 @@ def test_orphan_events_reach_no_milestone() -> None:
 def test_overdue_key_names_the_stage() -> None:
     milestone = milestone_for_overdue(CASE, SITE, "QA", CaseStatus.SAMPLE_RECEIVED, at(9))
     assert milestone.key == f"{CASE}:OVERDUE:QA"
+
+
+def test_leaving_out_recorded_keys_builds_exactly_the_others() -> None:
+    events = [
+        registration(),
+        receipt("S-1", minute=1),
+        failed("S-1", minute=2),
+        receipt("S-2", minute=3),
+        passed("S-2", minute=4),
+        review(minute=5),
+    ]
+    status = derive_status(events)
+    assert status is not None
+    every = case_milestones(events, status)
+    keys = [m.key for m in every]
+    for size in range(len(keys) + 1):
+        for recorded in itertools.combinations(keys, size):
+            expected = [m for m in every if m.key not in recorded]
+            assert case_milestones(events, status, leave_out=set(recorded)) == expected
