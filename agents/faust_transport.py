@@ -45,9 +45,16 @@ class Consumer(aiokafka_driver.Consumer):
         # `Consumer._drain_messages`: (deliver the record, wait for the flow's suspension).
         if len(coros) == 2:
             deliver, suspended = coros
-            if iscoroutine(deliver) and iscoroutine(suspended) and await self._room_to_deliver():
-                suspended.close()  # never started: closing it is all it needs
-                return WaitResults([deliver], [await deliver], False)
+            if iscoroutine(deliver) and iscoroutine(suspended):
+                try:
+                    room = await self._room_to_deliver()
+                except asyncio.CancelledError:
+                    deliver.close()  # the consumer stops: neither was started
+                    suspended.close()
+                    raise
+                if room:
+                    suspended.close()  # never started: closing it is all it needs
+                    return WaitResults([deliver], [await deliver], False)
         return await super().wait_first(*coros)
 
     async def _room_to_deliver(self) -> bool:
