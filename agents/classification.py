@@ -140,11 +140,10 @@ def _check_one_case(case_events: list[CaseEvent]) -> None:
         return
     counts = Counter(event_ids)
     repeated = sorted(str(event_id) for event_id, count in counts.items() if count > 1)
-    if repeated:
-        raise CaseRuleError(
-            f"classification of case {case_ids.pop()} needs events de-duplicated by event_id, "
-            f"got {', '.join(repeated)} more than once"
-        )
+    raise CaseRuleError(
+        f"classification of case {case_ids.pop()} needs events de-duplicated by event_id, "
+        f"got {', '.join(repeated)} more than once"
+    )
 
 
 def _orphan(event: Event) -> Classification:

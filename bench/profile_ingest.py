@@ -8,7 +8,7 @@ The records come in the order a consumer reads them (`--order fetch`, the defaul
 each topic partition in turn, as one fetch returns it. A case's events are on four topics, so
 a batch then holds about one event of each case it touches, as in the worker. `--order log`
 keeps the workload's order, case after case, where one batch holds whole cases; that
-understates the cost of each event by about a third.
+understates the cost of each event by about 40%.
 
     python -m bench.profile_ingest --events 20000 --batch 1000 [--order fetch|log]
         [--url URL] [--profile out.txt]

@@ -264,7 +264,7 @@ class SqlAlchemyStore(Store):
         # row only once.
         latest = {row.case_id: _status_values(row) for row in rows}
         bulk_upsert(
-            conn.dialect, case_status, STATUS_COLUMNS, ["case_id"], replace=STATUS_COLUMNS[1:]
+            conn.dialect, case_status, STATUS_COLUMNS, ["case_id"], replace=STATUS_UPDATED
         ).execute(conn, list(latest.values()))
 
     def _insert_dead_letters(self, conn: Connection, entries: Sequence[DeadLetterEntry]) -> None:
@@ -415,6 +415,8 @@ def _add_to_rows(
 
 
 STATUS_COLUMNS: Final = tuple(column.name for column in case_status.columns)
+#: What a newer status row of a stored case replaces: all but its key.
+STATUS_UPDATED: Final = tuple(c.name for c in case_status.columns if not c.primary_key)
 
 
 def _status_values(row: StatusRow) -> tuple[Any, ...]:

@@ -30,6 +30,18 @@ from tests.unit.case_events import (
 pytestmark = pytest.mark.unit
 
 
+def full_path() -> list[Event]:
+    """A case through every milestone: a failed sample, a passed one, a review."""
+    return [
+        registration(),
+        receipt("S-1", minute=1),
+        failed("S-1", minute=2),
+        receipt("S-2", minute=3),
+        passed("S-2", minute=4),
+        review(minute=5),
+    ]
+
+
 def keys_of(events: list[Event]) -> list[str]:
     status = derive_status(events)
     assert status is not None
@@ -57,14 +69,7 @@ def test_failed_sample_is_a_resample_request_with_the_reason() -> None:
 
 
 def test_full_path_reaches_every_milestone_once() -> None:
-    events = [
-        registration(),
-        receipt("S-1", minute=1),
-        failed("S-1", minute=2),
-        receipt("S-2", minute=3),
-        passed("S-2", minute=4),
-        review(minute=5),
-    ]
+    events = full_path()
     kinds = sorted(k.split(":")[1] for k in keys_of(events))
     assert kinds == sorted(
         [
@@ -116,14 +121,7 @@ def test_overdue_key_names_the_stage() -> None:
 
 
 def test_leaving_out_recorded_keys_builds_exactly_the_others() -> None:
-    events = [
-        registration(),
-        receipt("S-1", minute=1),
-        failed("S-1", minute=2),
-        receipt("S-2", minute=3),
-        passed("S-2", minute=4),
-        review(minute=5),
-    ]
+    events = full_path()
     status = derive_status(events)
     assert status is not None
     every = case_milestones(events, status)
