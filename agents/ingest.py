@@ -12,6 +12,9 @@ committed in the same transaction as its effects, so re-delivery changes nothing
 Determinism: a record's "now" (for the five-minute future rule) is its broker timestamp, which
 the ingest topics set at append time, so a replay of the log decides exactly as the live
 worker did.
+
+With a `CaseCache`, cases decided by earlier batches start from their after-commit state in
+memory instead of a load from the store (see `agents.case_cache` for when that is right).
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Container, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from agents.case_cache import CaseCache, CaseState, arrival
 from agents.classification import CaseEvent, Classification, changes
 from agents.milestones import Milestone, new_milestones
 from agents.model import Disposition, RejectReason, StatusRow
@@ -75,6 +79,8 @@ class BatchResult:
     outgoing: list[Outgoing]
     outcomes: list[Outcome]
     status_changes: list[tuple[StatusRow | None, StatusRow]] = field(default_factory=list)
+    #: The state of each touched case once `write` is committed (kept only with a cache).
+    cases: dict[str, CaseState] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +104,15 @@ class IngestProcessor:
         notify: NotifyConfig | None = None,
         *,
         publishes: bool = True,
+        cache: CaseCache | None = None,
     ) -> None:
         """`publishes` False leaves `BatchResult.outgoing` empty (for a replay, which
-        publishes nothing): encoding records that are never sent costs as much as storing."""
+        publishes nothing): encoding records that are never sent costs as much as storing.
+
+        With a `cache`, commit each batch's result before deciding the next batch: the cache
+        holds what the last commit stored."""
         self.publishes = publishes
+        self.cache = cache
         self.store = store
         self.topics = topics
         self.sites = sites
@@ -124,7 +135,21 @@ class IngestProcessor:
         return batch.result(self.consumer, fresh)
 
     def commit(self, result: BatchResult) -> None:
-        self.store.commit(result.write)
+        if self.cache is None:
+            self.store.commit(result.write)
+            return
+        try:
+            self.store.commit(result.write)
+        except BaseException:
+            # The batch may be stored or not (a lost connection can hide a commit).
+            self.cache.discard(result.cases.keys())
+            raise
+        self.cache.put(result.cases.values())
+
+    def forget_cases(self) -> None:
+        """Drop every cached case; call it when another processor may write them."""
+        if self.cache is not None:
+            self.cache.clear()
 
     def _unprocessed(self, records: Sequence[SourceRecord]) -> list[SourceRecord]:
         tracked = self.store.tracked_offsets(self.consumer)
@@ -181,32 +206,54 @@ class IngestProcessor:
         by_case: dict[str, list[_Candidate]] = defaultdict(list)
         for candidate in new:
             by_case[candidate.event.case_id].append(candidate)
-        cases = self.store.load_cases(by_case.keys())
+        states, missing = self.cache.take(by_case) if self.cache else ({}, list(by_case))
+        if missing:
+            loaded = self.store.load_cases(missing)
+            states.update((case_id, CaseState.decoded(loaded[case_id])) for case_id in missing)
         for case_id, arrivals in by_case.items():
-            self._apply_to_case(cases[case_id], arrivals, batch)
+            after = self._apply_to_case(states[case_id], arrivals, batch)
+            if self.cache is not None:
+                batch.cases[case_id] = after
 
     def _apply_to_case(
-        self, case: CaseRecord, arrivals: list[_Candidate], batch: _BatchBuilder
-    ) -> None:
-        stored = {s.event_id: s for s in case.events}
-        events = [CaseEvent(codec.decode_event(s.raw), _arrival(s.offset)) for s in case.events]
-        events += [CaseEvent(c.event, _arrival(c.record.offset)) for c in arrivals]
+        self, case: CaseState, arrivals: list[_Candidate], batch: _BatchBuilder
+    ) -> CaseState:
+        """Decide `arrivals` against the stored `case`; the case's state after the batch."""
+        record = case.record
+        stored = {s.event_id: s for s in record.events}
+        arrived = [CaseEvent(c.event, arrival(c.record.offset)) for c in arrivals]
+        events = [*case.events, *arrived]
         view = evaluate_case(events)
-        before = {s.event_id: _classification_of(s) for s in case.events}
+        before = {s.event_id: _classification_of(s) for s in record.events}
         for change in changes(before, view.classifications):
             if change.before is not None:
-                batch.reclassify(stored[change.event_id], change.after)
-        for candidate in arrivals:
-            batch.store_new(candidate, view.classifications[candidate.event.event_id])
-        if view.status is not None and view.status != case.status:
-            batch.status_changed(case.status, view.status, arrivals[-1])
-        for milestone in new_milestones(events, view, case.milestone_keys):
+                stored[change.event_id] = batch.reclassify(stored[change.event_id], change.after)
+        new = [batch.store_new(c, view.classifications[c.event.event_id]) for c in arrivals]
+        status = record.status
+        if view.status is not None and view.status != record.status:
+            batch.status_changed(record.status, view.status, arrivals[-1])
+            status = view.status
+        keys = set(record.milestone_keys)
+        for milestone in new_milestones(events, view, record.milestone_keys):
             batch.milestone_reached(milestone, self.notify.recipients(milestone))
+            keys.add(milestone.key)
+        events_after = [
+            *((stored[s.event_id], e) for s, e in zip(record.events, case.events, strict=True)),
+            *zip(new, arrived, strict=True),
+        ]
+        return _state_after(record.case_id, events_after, status, keys)
 
 
-def _arrival(offset: int) -> tuple[int]:
-    # All registrations of a case are in one partition, so offsets order their arrival.
-    return (offset,)
+def _state_after(
+    case_id: str,
+    events: list[tuple[StoredEvent, CaseEvent]],
+    status: StatusRow | None,
+    milestone_keys: set[str],
+) -> CaseState:
+    """A case as its batch leaves it, with its events in the store's order (`CaseRecord`)."""
+    events.sort(key=lambda pair: (pair[0].occurred_at, pair[0].event_id))
+    record = CaseRecord(case_id, tuple(s for s, _ in events), status, frozenset(milestone_keys))
+    return CaseState(record, tuple(e for _, e in events))
 
 
 def _classification_of(stored: StoredEvent) -> Classification:
@@ -229,6 +276,7 @@ class _BatchBuilder:
         self.outgoing: list[Outgoing] = []
         self.outcomes: list[Outcome] = []
         self.notifications: list[NotificationWrite] = []
+        self.cases: dict[str, CaseState] = {}
         self.duplicates = 0
 
     def reject_unstored(
@@ -245,34 +293,36 @@ class _BatchBuilder:
             Outcome(candidate.record, Disposition.DUPLICATE, event_id=candidate.event.event_id)
         )
 
-    def store_new(self, candidate: _Candidate, verdict: Classification) -> None:
+    def store_new(self, candidate: _Candidate, verdict: Classification) -> StoredEvent:
+        """Store a new event of a case with its verdict; the stored event."""
         record, event = candidate.record, candidate.event
-        self.new_events.append(
-            StoredEvent(
-                event_id=event.event_id,
-                case_id=event.case_id,
-                event_type=event_type(event),
-                site_id=event.site_id,
-                occurred_at=event.occurred_at,
-                disposition=verdict.disposition,
-                reason=verdict.reason.value if verdict.reason else None,
-                content_digest=candidate.digest,
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                broker_timestamp=record.timestamp,
-                raw=record.value,
-                key=record.key,
-            )
+        stored = StoredEvent(
+            event_id=event.event_id,
+            case_id=event.case_id,
+            event_type=event_type(event),
+            site_id=event.site_id,
+            occurred_at=event.occurred_at,
+            disposition=verdict.disposition,
+            reason=verdict.reason.value if verdict.reason else None,
+            content_digest=candidate.digest,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            broker_timestamp=record.timestamp,
+            raw=record.value,
+            key=record.key,
         )
+        self.new_events.append(stored)
         if verdict.disposition is Disposition.REJECTED and verdict.reason is not None:
             detail = verdict.message or verdict.reason.value
             self._dead_letter(record, verdict.reason, detail, event.event_id, event.case_id)
         self.outcomes.append(
             Outcome(record, verdict.disposition, verdict.reason, verdict.message, event.event_id)
         )
+        return stored
 
-    def reclassify(self, stored: StoredEvent, verdict: Classification) -> None:
+    def reclassify(self, stored: StoredEvent, verdict: Classification) -> StoredEvent:
+        """Give a stored event a new verdict; the stored event as it will be."""
         reason = verdict.reason.value if verdict.reason else None
         self.disposition_changes.append(
             DispositionChange(
@@ -290,6 +340,7 @@ class _BatchBuilder:
             )
             detail = verdict.message or verdict.reason.value
             self._dead_letter(record, verdict.reason, detail, stored.event_id, stored.case_id)
+        return replace(stored, disposition=verdict.disposition, reason=reason)
 
     def status_changed(self, previous: StatusRow | None, row: StatusRow, cause: _Candidate) -> None:
         self.status_rows[row.case_id] = row
@@ -373,7 +424,7 @@ class _BatchBuilder:
             offsets=offsets,
             notifications=self.notifications,
         )
-        return BatchResult(write, self.outgoing, self.outcomes, self.status_changes)
+        return BatchResult(write, self.outgoing, self.outcomes, self.status_changes, self.cases)
 
 
 def _status_changed_record(

@@ -20,7 +20,9 @@ from typing import Any, Final, TypeVar, cast
 import faust
 
 from agents import faust_transport
+from agents.case_cache import DEFAULT_CAPACITY, CaseCache
 from agents.clocks import Targets
+from agents.collector import tune_for_batches
 from agents.ingest import BatchResult, IngestProcessor, Outgoing
 from agents.overdue import ClockSweeper, SweepPacer, sweep_interval_s, sweep_now
 from agents.publisher import Publisher
@@ -105,6 +107,10 @@ class BatchRunner:
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_S)
 
+    async def forget_cases(self) -> None:
+        """Drop the processor's cached cases, between batches (in the database thread)."""
+        await self._in_db_thread(self.processor.forget_cases)
+
     async def _in_db_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
 
@@ -131,8 +137,12 @@ def create_app(
     store: Store,
     publisher: Publisher,
     notify: NotifyConfig | None = None,
+    case_cache: CaseCache | None = None,
 ) -> faust.App:
-    """The worker's Faust app; a fresh one per call, with nothing kept at module level."""
+    """The worker's Faust app; a fresh one per call, with nothing kept at module level.
+
+    `case_cache` defaults to a new cache of `DEFAULT_CAPACITY` cases.
+    """
     topics = Topics(settings.topic_prefix)
     datadir = settings.home / "faust" / settings.app_id
     datadir.mkdir(parents=True, exist_ok=True)
@@ -156,10 +166,24 @@ def create_app(
 
     notify = notify or NotifyConfig()
     processor = IngestProcessor(
-        store, topics, SiteRegistry.load(), consumer=settings.app_id, notify=notify
+        store,
+        topics,
+        SiteRegistry.load(),
+        consumer=settings.app_id,
+        notify=notify,
+        cache=case_cache if case_cache is not None else CaseCache(DEFAULT_CAPACITY),
     )
     # Every outgoing record is acknowledged (acks=all) before the batch commits.
     runner = BatchRunner(processor, publisher.publish, on_stored=_log_batch)
+
+    async def forget_cases(_sender: Any, *_revoked: Any, signal: Any, **_: Any) -> None:
+        # Another worker may now write the revoked partitions' cases, so the cached state of
+        # any case could go stale. Faust has waited for the batch in flight before this.
+        await runner.forget_cases()
+
+    # mode's handler type (a union of two generic callables) refuses every function under
+    # mypy, even one taking exactly (sender, *args, signal=..., **kwargs) as mode calls it.
+    app.on_partitions_revoked.connect(forget_cases)  # type: ignore[arg-type]
 
     @app.agent(source, concurrency=1, name="ingest")
     async def ingest(stream: faust.StreamT[bytes]) -> None:
@@ -241,6 +265,7 @@ def wait_for_broker(bootstrap: str, timeout_s: float | None = None) -> None:
 def run_worker(settings: Settings, loglevel: str = "info") -> int:
     """Run the worker until SIGTERM or Ctrl-C; returns the exit code."""
     notify = load_notify_config()  # a bad subscriptions file is refused before anything starts
+    tune_for_batches()
     bootstrap = settings.resolve_bootstrap()
     wait_for_broker(bootstrap)
     topics = Topics(settings.topic_prefix)

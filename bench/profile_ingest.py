@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agents.case_cache import DEFAULT_CAPACITY, CaseCache
 from agents.ingest import IngestProcessor
 from bench.workload import generate
 from infra.sites import SiteRegistry
@@ -63,12 +64,16 @@ def fetch_order(records: Sequence[SourceRecord], run: int = FETCH_RUN) -> list[S
     return ordered
 
 
-def run(records: Sequence[SourceRecord], url: str, batch: int) -> float:
-    """Decide and commit `records` in batches into a fresh store at `url`; events/s."""
+def run(records: Sequence[SourceRecord], url: str, batch: int, cached_cases: int) -> float:
+    """Decide and commit `records` in batches into a fresh store at `url`, with a cache of
+    `cached_cases` cases (0: none); events/s."""
     store = create_store(url)
     try:
         store.migrate()
-        processor = IngestProcessor(store, Topics("bench"), SiteRegistry.load(), "profile")
+        cache = CaseCache(cached_cases) if cached_cases else None
+        processor = IngestProcessor(
+            store, Topics("bench"), SiteRegistry.load(), "profile", cache=cache
+        )
         started = time.perf_counter()
         for start in range(0, len(records), batch):
             processor.commit(processor.process(records[start : start + batch]))
@@ -82,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--order", choices=("fetch", "log"), default="fetch")
+    parser.add_argument(
+        "--cache", type=int, default=DEFAULT_CAPACITY, help="cases cached (0: no cache)"
+    )
     parser.add_argument("--url", help="store URL (default: a fresh SQLite file)")
     parser.add_argument("--profile", type=Path, help="write a pyinstrument report here")
     args = parser.parse_args(argv)
@@ -91,16 +99,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as home:
         url = args.url or f"sqlite:///{home}/profile.sqlite"
         if args.profile is None:
-            rate = run(records, url, args.batch)
+            rate = run(records, url, args.batch, args.cache)
         else:
             from pyinstrument import Profiler
 
             profiler = Profiler(interval=0.0005)
             with profiler:
-                rate = run(records, url, args.batch)
+                rate = run(records, url, args.batch, args.cache)
             args.profile.write_text(profiler.output_text(unicode=True, show_all=False))
     print(
-        f"{args.events} events in {args.order} order, batches of {args.batch}: {rate:,.0f} events/s"
+        f"{args.events} events in {args.order} order, batches of {args.batch}, "
+        f"{args.cache} cases cached: {rate:,.0f} events/s"
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from agents.collector import tune_for_batches
 from agents.replay import replay_records
 from casebus.timestamps import TimestampError, parse_as_of
 from infra.config import Settings
@@ -61,6 +62,7 @@ def _replay(args: argparse.Namespace) -> int:
     except TimestampError as error:
         return _fail(str(error), 2)
     settings = Settings.from_env()
+    tune_for_batches()
     try:
         with create_store(args.database) as store:
             _prepare_empty(store, force=args.force)
@@ -107,6 +109,7 @@ def _summary(counts: Counter[str]) -> str:
 
 def _verify(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
+    tune_for_batches()
     try:
         live = _snapshot(settings.database_url)
         rebuilt = _snapshot(args.against) if args.against else _rebuild_snapshot(settings)

@@ -1,6 +1,8 @@
 """The batch processor against both stores, fed source records directly (no broker).
 
-Every expectation comes from `tests.corpus`, where it is written by hand per scenario.
+Every expectation comes from `tests.corpus`, where it is written by hand per scenario. Each
+test runs without a case cache, with the worker's, and with one of a single case (so cases
+are evicted and reloaded between batches).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from agents.case_cache import DEFAULT_CAPACITY, CaseCache
 from agents.ingest import BatchResult, IngestProcessor
 from agents.model import Disposition, RejectReason
 from infra.sites import SiteRegistry
@@ -30,9 +33,15 @@ def corpus() -> Corpus:
     return build_corpus()
 
 
-@pytest.fixture
-def processor(store: Store) -> IngestProcessor:
-    return IngestProcessor(store, TOPICS, SiteRegistry.load(), consumer=CONSUMER)
+#: Cases cached by the processor under test: none, the worker's capacity, one.
+CACHES = {"uncached": None, "cached": DEFAULT_CAPACITY, "cache-of-one": 1}
+
+
+@pytest.fixture(params=sorted(CACHES))
+def processor(store: Store, request: pytest.FixtureRequest) -> IngestProcessor:
+    capacity = CACHES[request.param]
+    cache = None if capacity is None else CaseCache(capacity)
+    return IngestProcessor(store, TOPICS, SiteRegistry.load(), consumer=CONSUMER, cache=cache)
 
 
 def run(
