@@ -6,7 +6,8 @@ decision, while a backlog or a live stream touches the same cases batch after ba
 `CaseCache` keeps the after-commit state of the most recently touched cases, so those need no
 load.
 
-The cache is only right while nothing else writes a cached case's events, status row or
+The worker keeps one when `CASEBUS_CASE_CACHE` asks for it (see `infra.config` for what it
+costs). The cache is only right while nothing else writes a cached case's events, status row or
 ingest milestones. That holds for a processor that owns the case's partitions: every such write
 is its own `commit`. The owner must therefore `clear` the cache whenever it may lose that
 ownership (the worker does on every partition revocation), and a failed commit drops the
@@ -18,14 +19,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import Final
 
 from agents.classification import CaseEvent
 from sinks.persistence import CaseRecord, StoredEvent
 from streams import codec
-
-#: Cases a worker keeps: enough for most of a backlog's repeat visits (see docs/benchmarks.md).
-DEFAULT_CAPACITY: Final = 10_000
 
 
 @dataclass(frozen=True, slots=True)

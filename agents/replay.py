@@ -14,7 +14,6 @@ from datetime import datetime
 from itertools import islice
 from typing import Final
 
-from agents.case_cache import DEFAULT_CAPACITY, CaseCache
 from agents.ingest import IngestProcessor
 from agents.model import StatusRow
 from sinks.factory import create_store
@@ -53,14 +52,8 @@ def replay_records(
 
     `on_batch` receives the size of each committed batch (for a progress bar).
     """
-    # Nothing else writes the store during a replay: cached cases stay right.
     processor = IngestProcessor(
-        store,
-        topics,
-        sites,
-        consumer=replay_consumer(topics.prefix),
-        publishes=False,
-        cache=CaseCache(DEFAULT_CAPACITY),
+        store, topics, sites, consumer=replay_consumer(topics.prefix), publishes=False
     )
     dispositions: Counter[str] = Counter()
     for batch in _batches(records, batch_size):

@@ -20,7 +20,7 @@ from typing import Any, Final, TypeVar, cast
 import faust
 
 from agents import faust_transport
-from agents.case_cache import DEFAULT_CAPACITY, CaseCache
+from agents.case_cache import CaseCache
 from agents.clocks import Targets
 from agents.collector import tune_for_batches
 from agents.ingest import BatchResult, IngestProcessor, Outgoing
@@ -141,7 +141,7 @@ def create_app(
 ) -> faust.App:
     """The worker's Faust app; a fresh one per call, with nothing kept at module level.
 
-    `case_cache` defaults to a new cache of `DEFAULT_CAPACITY` cases.
+    `case_cache` defaults to a new cache of `settings.case_cache` cases, or none when that is 0.
     """
     topics = Topics(settings.topic_prefix)
     datadir = settings.home / "faust" / settings.app_id
@@ -171,7 +171,7 @@ def create_app(
         SiteRegistry.load(),
         consumer=settings.app_id,
         notify=notify,
-        cache=case_cache if case_cache is not None else CaseCache(DEFAULT_CAPACITY),
+        cache=case_cache if case_cache is not None else _case_cache(settings),
     )
     # Every outgoing record is acknowledged (acks=all) before the batch commits.
     runner = BatchRunner(processor, publisher.publish, on_stored=_log_batch)
@@ -223,6 +223,10 @@ def create_app(
     app.task(deliver)
 
     return app
+
+
+def _case_cache(settings: Settings) -> CaseCache | None:
+    return CaseCache(settings.case_cache) if settings.case_cache else None
 
 
 def _log_batch(result: BatchResult, times: BatchTimes) -> None:

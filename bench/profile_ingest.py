@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agents.case_cache import DEFAULT_CAPACITY, CaseCache
+from agents.case_cache import CaseCache
 from agents.ingest import IngestProcessor
 from bench.workload import generate
 from infra.sites import SiteRegistry
@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--order", choices=("fetch", "log"), default="fetch")
     parser.add_argument(
-        "--cache", type=int, default=DEFAULT_CAPACITY, help="cases cached (0: no cache)"
+        "--cache", type=int, default=0, help="cases cached, as CASEBUS_CASE_CACHE (0: none)"
     )
     parser.add_argument("--url", help="store URL (default: a fresh SQLite file)")
     parser.add_argument("--profile", type=Path, help="write a pyinstrument report here")

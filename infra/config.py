@@ -8,6 +8,10 @@ Every setting has a default that works on one machine:
   group, so a fresh prefix is a fresh system; default `mk`.
 - `CASEBUS_HOME`: where local state lives (broker data and logs, the SQLite file); default
   `.casebus` in the working directory.
+- `CASEBUS_CASE_CACHE`: how many recently decided cases the worker keeps in memory between
+  batches (`agents.case_cache`); default 0, none. 10,000 drained a backlog about 16% faster,
+  but cost about 47 MiB and the worker's resident size no longer stayed flat over a
+  1,000,000-event drain (docs/benchmarks.md, change 16).
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ DEFAULT_PREFIX: Final = "mk"
 _PREFIX_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 
 
+#: Most cases `CASEBUS_CASE_CACHE` may ask for (about 4.7 KiB each).
+MAX_CASE_CACHE: Final = 1_000_000
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable and the fix."""
 
@@ -34,6 +42,7 @@ class Settings:
     topic_prefix: str
     database_url: str
     kafka_bootstrap: str | None
+    case_cache: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -49,7 +58,7 @@ class Settings:
         bootstrap = (env.get("CASEBUS_KAFKA_BOOTSTRAP") or "").strip() or None
         if bootstrap is not None:
             _check_bootstrap(bootstrap)
-        return cls(home, prefix, database_url, bootstrap)
+        return cls(home, prefix, database_url, bootstrap, _case_cache(env))
 
     @property
     def app_id(self) -> str:
@@ -64,6 +73,16 @@ class Settings:
         from infra.kafka import LocalCluster
 
         return LocalCluster(self.home).running_bootstrap()
+
+
+def _case_cache(env: Mapping[str, str]) -> int:
+    text = (env.get("CASEBUS_CASE_CACHE") or "0").strip()
+    if not text.isdigit() or int(text) > MAX_CASE_CACHE:
+        raise ConfigError(
+            f"CASEBUS_CASE_CACHE={text!r}: give a number of cases from 0 (none) "
+            f"to {MAX_CASE_CACHE:,}"
+        )
+    return int(text)
 
 
 def _check_bootstrap(bootstrap: str) -> None:

@@ -1,8 +1,8 @@
 """The batch processor against both stores, fed source records directly (no broker).
 
 Every expectation comes from `tests.corpus`, where it is written by hand per scenario. Each
-test runs without a case cache, with the worker's, and with one of a single case (so cases
-are evicted and reloaded between batches).
+test runs without a case cache, with one that holds every case, and with one of a single case
+(so cases are evicted and reloaded between batches).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from agents.case_cache import DEFAULT_CAPACITY, CaseCache
+from agents.case_cache import CaseCache
 from agents.ingest import BatchResult, IngestProcessor
 from agents.model import Disposition, RejectReason
 from infra.sites import SiteRegistry
@@ -33,8 +33,8 @@ def corpus() -> Corpus:
     return build_corpus()
 
 
-#: Cases cached by the processor under test: none, the worker's capacity, one.
-CACHES = {"uncached": None, "cached": DEFAULT_CAPACITY, "cache-of-one": 1}
+#: Cases cached by the processor under test: none, more than the corpus has, one.
+CACHES = {"uncached": None, "cached": 10_000, "cache-of-one": 1}
 
 
 @pytest.fixture(params=sorted(CACHES))
