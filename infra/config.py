@@ -9,7 +9,7 @@ Every setting has a default that works on one machine:
 - `CASEBUS_HOME`: where local state lives (broker data and logs, the SQLite file); default
   `.casebus` in the working directory.
 - `CASEBUS_CASE_CACHE`: how many recently decided cases the worker keeps in memory between
-  batches (`agents.case_cache`); default 0, none. 10,000 drained a backlog about 16% faster,
+  batches (`agents.case_cache`); default 0, none. 10,000 drained a backlog 8 to 18% faster,
   but cost about 47 MiB and the worker's resident size no longer stayed flat over a
   1,000,000-event drain (docs/benchmarks.md, change 16).
 """
