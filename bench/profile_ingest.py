@@ -11,7 +11,7 @@ keeps the workload's order, case after case, where one batch holds whole cases; 
 understates the cost of each event by about 40%.
 
     python -m bench.profile_ingest --events 20000 --batch 1000 [--order fetch|log]
-        [--url URL] [--profile out.txt]
+        [--cache CASES] [--url URL] [--profile out.txt]
 """
 
 from __future__ import annotations
