@@ -135,16 +135,15 @@ class IngestProcessor:
         return batch.result(self.consumer, fresh)
 
     def commit(self, result: BatchResult) -> None:
-        if self.cache is None:
-            self.store.commit(result.write)
-            return
         try:
             self.store.commit(result.write)
         except BaseException:
-            # The batch may be stored or not (a lost connection can hide a commit).
-            self.cache.discard(result.cases.keys())
+            if self.cache is not None:
+                # The batch may be stored or not (a lost connection can hide a commit).
+                self.cache.discard(result.cases.keys())
             raise
-        self.cache.put(result.cases.values())
+        if self.cache is not None:
+            self.cache.put(result.cases.values())
 
     def forget_cases(self) -> None:
         """Drop every cached case; call it when another processor may write them."""
@@ -211,14 +210,12 @@ class IngestProcessor:
             loaded = self.store.load_cases(missing)
             states.update((case_id, CaseState.decoded(loaded[case_id])) for case_id in missing)
         for case_id, arrivals in by_case.items():
-            after = self._apply_to_case(states[case_id], arrivals, batch)
-            if self.cache is not None:
-                batch.cases[case_id] = after
+            self._apply_to_case(states[case_id], arrivals, batch)
 
     def _apply_to_case(
         self, case: CaseState, arrivals: list[_Candidate], batch: _BatchBuilder
-    ) -> CaseState:
-        """Decide `arrivals` against the stored `case`; the case's state after the batch."""
+    ) -> None:
+        """Decide `arrivals` against the stored `case`; with a cache, keep its state after."""
         record = case.record
         stored = {s.event_id: s for s in record.events}
         arrived = [CaseEvent(c.event, arrival(c.record.offset)) for c in arrivals]
@@ -233,27 +230,31 @@ class IngestProcessor:
         if view.status is not None and view.status != record.status:
             batch.status_changed(record.status, view.status, arrivals[-1])
             status = view.status
-        keys = set(record.milestone_keys)
-        for milestone in new_milestones(events, view, record.milestone_keys):
+        reached = new_milestones(events, view, record.milestone_keys)
+        for milestone in reached:
             batch.milestone_reached(milestone, self.notify.recipients(milestone))
-            keys.add(milestone.key)
-        events_after = [
-            *((stored[s.event_id], e) for s, e in zip(record.events, case.events, strict=True)),
-            *zip(new, arrived, strict=True),
-        ]
-        return _state_after(record.case_id, events_after, status, keys)
+        if self.cache is not None:  # nothing else needs the state after the batch
+            batch.cases[record.case_id] = _state_after(
+                case, stored, list(zip(new, arrived, strict=True)), status, reached
+            )
 
 
 def _state_after(
-    case_id: str,
-    events: list[tuple[StoredEvent, CaseEvent]],
+    case: CaseState,
+    stored: dict[UUID, StoredEvent],
+    new: list[tuple[StoredEvent, CaseEvent]],
     status: StatusRow | None,
-    milestone_keys: set[str],
+    reached: Sequence[Milestone],
 ) -> CaseState:
-    """A case as its batch leaves it, with its events in the store's order (`CaseRecord`)."""
+    """`case` as its batch leaves it: `stored` holds its events' new dispositions, `new` its
+    new events; the events are in the store's order (`CaseRecord`)."""
+    record = case.record
+    events = [(stored[s.event_id], e) for s, e in zip(record.events, case.events, strict=True)]
+    events += new
     events.sort(key=lambda pair: (pair[0].occurred_at, pair[0].event_id))
-    record = CaseRecord(case_id, tuple(s for s, _ in events), status, frozenset(milestone_keys))
-    return CaseState(record, tuple(e for _, e in events))
+    keys = record.milestone_keys.union(m.key for m in reached)
+    after = CaseRecord(record.case_id, tuple(s for s, _ in events), status, keys)
+    return CaseState(after, tuple(e for _, e in events))
 
 
 def _classification_of(stored: StoredEvent) -> Classification:

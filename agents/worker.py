@@ -181,9 +181,10 @@ def create_app(
         # any case could go stale. Faust has waited for the batch in flight before this.
         await runner.forget_cases()
 
-    # mode's handler type (a union of two generic callables) refuses every function under
-    # mypy, even one taking exactly (sender, *args, signal=..., **kwargs) as mode calls it.
-    app.on_partitions_revoked.connect(forget_cases)  # type: ignore[arg-type]
+    if processor.cache is not None:
+        # mode's handler type (a union of two generic callables) refuses every function under
+        # mypy, even one taking exactly (sender, *args, signal=..., **kwargs) as mode calls it.
+        app.on_partitions_revoked.connect(forget_cases)  # type: ignore[arg-type]
 
     @app.agent(source, concurrency=1, name="ingest")
     async def ingest(stream: faust.StreamT[bytes]) -> None:

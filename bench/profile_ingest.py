@@ -29,6 +29,7 @@ from bench.workload import generate
 from infra.sites import SiteRegistry
 from sinks.factory import create_store
 from streams.events import event_type
+from streams.log_reader import partition_for_key
 from streams.records import SourceRecord
 from streams.topics import Topics
 
@@ -39,13 +40,13 @@ FETCH_RUN = 400
 
 
 def workload_records(count: int, topics: Topics) -> list[SourceRecord]:
-    """`count` workload events as records, partitioned by key like the producer does."""
+    """`count` workload events as records, partitioned by key as the producer does."""
     now = datetime.now(UTC)
     offsets: dict[tuple[str, int], int] = {}
     records = []
     for item in generate(count):
         topic = topics.ingest(event_type(item.event))
-        partition = hash(item.key) % PARTITIONS
+        partition = partition_for_key(item.key, PARTITIONS)
         offset = offsets.get((topic, partition), 0)
         offsets[(topic, partition)] = offset + 1
         records.append(SourceRecord(topic, partition, offset, now, item.key, item.value))

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from agents.case_cache import CaseCache
 from agents.ingest import IngestProcessor
-from bench.workload import generate
+from bench.profile_ingest import fetch_order, workload_records
 from infra.sites import SiteRegistry
 from sinks.errors import StoreIntegrityError
 from sinks.persistence import Stats, Store
@@ -20,7 +19,6 @@ from sinks.reset import drop_tables
 from sinks.snapshot import TableSnapshot, read_snapshot
 from streams import codec
 from streams.events import event_type
-from streams.log_reader import partition_for_key
 from streams.records import SourceRecord
 from streams.topics import Topics
 from tests.corpus import build_corpus
@@ -30,7 +28,6 @@ pytestmark = pytest.mark.integration
 
 TOPICS = Topics("cb")
 CONSUMER = "casebus-cb"
-PARTITIONS = 3
 
 
 @dataclass(frozen=True)
@@ -41,33 +38,6 @@ class Run:
     stats: Stats
     milestone_keys: dict[str, frozenset[str]]
     published: list[tuple[str, bytes, dict[str, Any]]]
-
-
-def fetch_order(records: Sequence[SourceRecord], run: int) -> list[SourceRecord]:
-    """`records` as a consumer reads them: `run` records of each topic partition in turn, so
-    most cases are spread over several batches."""
-    queues: dict[tuple[str, int], list[SourceRecord]] = {}
-    for record in records:
-        queues.setdefault(record.position, []).append(record)
-    ordered: list[SourceRecord] = []
-    for start in range(0, max(map(len, queues.values())), run):
-        for queue in queues.values():
-            ordered.extend(queue[start : start + run])
-    return ordered
-
-
-def workload(count: int) -> list[SourceRecord]:
-    offsets: dict[tuple[str, int], int] = {}
-    now = datetime.now(UTC)
-    records = []
-    for item in generate(count, seed=7):
-        position = (
-            TOPICS.ingest(event_type(item.event)),
-            partition_for_key(item.key, PARTITIONS),
-        )
-        offset = offsets[position] = offsets.get(position, -1) + 1
-        records.append(SourceRecord(*position, offset, now, item.key, item.value))
-    return records
 
 
 def run_batches(
@@ -108,7 +78,7 @@ def test_a_cached_processor_decides_as_one_that_loads_every_case(
     if name == "corpus":
         records = fetch_order(build_corpus().source_records(TOPICS), run)
     else:
-        records = fetch_order(workload(1500), run)
+        records = fetch_order(workload_records(1500, TOPICS), run)
     loading = run_batches(store, records, size, cache=None)
     cache = CaseCache(capacity)
     cached = run_batches(fresh(store), records, size, cache)
