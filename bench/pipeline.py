@@ -325,8 +325,9 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[index]
 
 
-def replay(bootstrap: str, topics: Topics, total: int) -> Rate | None:
-    """`casebus replay` into an empty SQLite database, when the command exists."""
+def replay(bootstrap: str, topics: Topics, total: int, jobs: int | None = None) -> Rate | None:
+    """`casebus replay` into an empty SQLite database, in `jobs` processes (None: as many as
+    the command picks)."""
     with tempfile.TemporaryDirectory(prefix="casebus-bench-") as home:
         env = {
             **os.environ,
@@ -337,7 +338,15 @@ def replay(bootstrap: str, topics: Topics, total: int) -> Rate | None:
         target = f"sqlite:///{home}/replay.db"
         started = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-m", "casebus", "replay", "--database", target],
+            [
+                sys.executable,
+                "-m",
+                "casebus",
+                "replay",
+                "--database",
+                target,
+                *(["--jobs", str(jobs)] if jobs is not None else []),
+            ],
             env=env,
             capture_output=True,
             text=True,

@@ -9,6 +9,9 @@ so they take the write lock up front instead of failing half-way through on a lo
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -17,6 +20,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool, StaticPool
 
+from sinks import sqlite_parts
 from sinks.errors import UnsupportedDatabaseUrl
 from sinks.sql import WRITE_TRANSACTION, SqlAlchemyStore
 
@@ -44,6 +48,19 @@ class DatabaseStore(SqlAlchemyStore):
         if isinstance(error, OperationalError) and _is_schema_problem(error):
             return False
         return super().is_unavailable(error)
+
+    @property
+    def is_file(self) -> bool:
+        """Whether the database is a file (other processes can open it), not in memory."""
+        return self.engine.url.database not in (None, "", ":memory:")
+
+    def merge_parts(self, parts: Sequence[Path]) -> None:
+        """Add the databases of a split replay's other parts to this one, in one transaction;
+        `sinks.sqlite_parts.PartsOverlap` if any two share a case or an event."""
+        with self._connection("merging the parts of a replay") as connection:
+            driver_connection = connection.connection.driver_connection
+            assert isinstance(driver_connection, sqlite3.Connection)  # the pysqlite driver
+            sqlite_parts.merge(driver_connection, parts)
 
 
 def _is_schema_problem(error: OperationalError) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Final
 
@@ -57,6 +57,9 @@ class LogScan:
     Iterate it once; `total` is the number of offsets to read (known after the start), for a
     progress bar. Records newer than `until` (broker time) are left out. Close it, or use it
     as a context manager, to release the connection early.
+
+    `ends` fixes where the scan stops instead (scans that read parts of one log as it stood
+    at one moment pass another scan's `ends`); it must name every partition scanned.
     """
 
     def __init__(
@@ -65,8 +68,12 @@ class LogScan:
         partitions: Iterable[TopicPartition],
         until: datetime | None = None,
         stall_timeout_s: float = STALL_TIMEOUT_S,
+        ends: Mapping[TopicPartition, int] | None = None,
     ) -> None:
         self._wanted = sorted(set(partitions))
+        if ends is not None and (missing := [tp for tp in self._wanted if tp not in ends]):
+            raise ValueError(f"no end offset given for {', '.join(map(str, missing))}")
+        self._fixed_ends = ends
         self._until = until
         self._stall_timeout_s = stall_timeout_s
         self._consumer = _open_consumer(bootstrap)
@@ -84,6 +91,11 @@ class LogScan:
     @property
     def total(self) -> int:
         return sum(self._ends[tp] - self._starts[tp] for tp in self._wanted)
+
+    @property
+    def ends(self) -> dict[TopicPartition, int]:
+        """Where the scan stops in each partition: the end offsets as of its start."""
+        return dict(self._ends)
 
     def __enter__(self) -> LogScan:
         return self
@@ -106,7 +118,11 @@ class LogScan:
     def _start(self) -> None:
         try:
             # End offsets first: the scan stops there, whatever is appended meanwhile.
-            self._ends = dict(self._consumer.end_offsets(self._wanted))
+            self._ends = dict(
+                self._consumer.end_offsets(self._wanted)
+                if self._fixed_ends is None
+                else {tp: self._fixed_ends[tp] for tp in self._wanted}
+            )
             self._starts = dict(self._consumer.beginning_offsets(self._wanted))
         except KafkaError as error:
             raise LogReadError(f"cannot read the log at {self._bootstrap}: {error}") from error

@@ -9,22 +9,25 @@ import tempfile
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tqdm import tqdm
 
 from agents.collector import tune_for_batches
 from agents.replay import replay_records
+from agents.split_replay import LogSource, auto_jobs, plan, replay_in_parts
 from casebus.timestamps import TimestampError, parse_as_of
 from infra.config import Settings
 from infra.sites import SiteRegistry
+from sinks import sqlite
 from sinks.errors import StoreError
 from sinks.factory import create_store
 from sinks.persistence import Store
 from sinks.reset import drop_tables, existing_tables
 from sinks.snapshot import TableSnapshot, read_snapshot
 from sinks.snapshot_diff import describe, diff_snapshots
-from streams.log_reader import LogReadError, read_topics
+from sinks.sqlite_parts import MAX_PARTS, PartsOverlap
+from streams.log_reader import LogReadError, LogScan, read_topics
 from streams.topics import Topics
 
 
@@ -38,6 +41,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     )
     replay.add_argument(
         "--force", action="store_true", help="drop and recreate casebus tables already there"
+    )
+    replay.add_argument(
+        "--jobs",
+        metavar="N",
+        type=_job_count,
+        help="processes replaying at once, each a share of the partitions, into a SQLite file "
+        "(default: for 20,000 records or more, twice the CPUs, at most one per partition "
+        "number; 1 for one process)",
     )
     replay.set_defaults(func=_replay)
     verify = subparsers.add_parser(
@@ -66,12 +77,16 @@ def _replay(args: argparse.Namespace) -> int:
     try:
         with create_store(args.database) as store:
             _prepare_empty(store, force=args.force)
-            counts = rebuild(settings, store, as_of, progress=True)
+            rebuilt = rebuild(settings, store, as_of, progress=True, jobs=args.jobs)
             rows = len(store.status_rows())
             target = store.display_url
     except (StoreError, LogReadError) as error:
         return _fail(str(error))
-    print(f"replayed {_summary(counts)} into {target}: {rows} case status row(s)")
+    processes = f"{rebuilt.jobs} processes" if rebuilt.jobs > 1 else "one process"
+    print(
+        f"replayed {_summary(rebuilt.counts)} into {target} in {processes}: "
+        f"{rows} case status row(s)"
+    )
     return 0
 
 
@@ -87,19 +102,68 @@ def _prepare_empty(store: Store, *, force: bool) -> None:
     store.migrate()
 
 
+class Rebuilt(NamedTuple):
+    """What a rebuild did: the count of each disposition, and in how many processes."""
+
+    counts: Counter[str]
+    jobs: int
+
+
+def _job_count(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= MAX_PARTS:
+        raise argparse.ArgumentTypeError(
+            f"give a number of jobs from 1 to {MAX_PARTS}, not {text!r}"
+        )
+    return count
+
+
 def rebuild(
-    settings: Settings, store: Store, as_of: datetime | None, *, progress: bool
-) -> Counter[str]:
-    """Replay the ingest log of `settings`' system into the migrated, empty `store`."""
+    settings: Settings,
+    store: Store,
+    as_of: datetime | None,
+    *,
+    progress: bool,
+    jobs: int | None = None,
+) -> Rebuilt:
+    """Replay the ingest log of `settings`' system into the migrated, empty `store`, in
+    `jobs` processes (None: `agents.split_replay.auto_jobs` decides)."""
     topics = Topics(settings.topic_prefix)
-    scan = read_topics(settings.resolve_bootstrap(), topics.all_ingest, as_of)
+    bootstrap = settings.resolve_bootstrap()
+    scan = read_topics(bootstrap, topics.all_ingest, as_of)
     with (
         scan,
         tqdm(
             total=scan.total, unit="rec", file=sys.stderr, disable=not progress, desc="replay"
         ) as bar,
     ):
-        return replay_records(scan, store, topics, SiteRegistry.load(), on_batch=bar.update)
+        wanted = jobs if jobs is not None else auto_jobs(scan.total)
+        split = plan(store, scan.ends, wanted)
+        if isinstance(split, str):
+            if jobs is not None and jobs > 1:  # asked for, so say why not
+                _note(f"replaying in one process: {split}")
+            counts = replay_records(scan, store, topics, SiteRegistry.load(), on_batch=bar.update)
+            return Rebuilt(counts, 1)
+        scan.close()
+        source = LogSource(bootstrap, topics.prefix, scan.ends, as_of)
+        assert isinstance(store, sqlite.DatabaseStore)  # `plan` splits for SQLite files only
+        try:
+            return Rebuilt(replay_in_parts(store, split, source, on_batch=bar.update), len(split))
+        except PartsOverlap as error:
+            _note(f"{error}; replaying in one process instead")
+        drop_tables(store)  # the first part's rows
+        store.migrate()
+        bar.reset()
+        with LogScan(bootstrap, source.ends, as_of, ends=source.ends) as again:
+            counts = replay_records(again, store, topics, SiteRegistry.load(), on_batch=bar.update)
+            return Rebuilt(counts, 1)
+
+
+def _note(message: str) -> None:
+    print(f"casebus: {message}", file=sys.stderr)
 
 
 def _summary(counts: Counter[str]) -> str:

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from uuid import UUID, uuid4
 
 import pytest
+from kafka import KafkaProducer
 from sqlalchemy import create_engine, text
 
+from agents.model import Disposition, RejectReason
 from sinks.factory import create_store
+from sinks.persistence import Stats
 from sinks.snapshot import TableSnapshot, read_snapshot
 from sinks.snapshot_diff import diff_snapshots
+from streams import codec
 from streams.admin import ensure_topics
+from streams.events import EventType
+from streams.log_reader import partition_for_key
 from streams.topics import Topics
-from tests.corpus import Corpus, build_corpus
+from tests.corpus import Corpus, CorpusRecord, Expected, build_corpus
 from tests.integration.worker_harness import (
     produce,
     run_cli,
@@ -24,6 +31,7 @@ from tests.integration.worker_harness import (
     wait_for,
     worker_env,
 )
+from tests.unit.case_events import receipt, registration
 
 pytestmark = pytest.mark.integration
 
@@ -120,3 +128,135 @@ def test_replay_force_drops_and_rebuilds(live: LiveRun, tmp_path: Path) -> None:
     _replay(live, url)
     _replay(live, url, "--force")
     assert diff_snapshots(live.live, _snapshot(url)) == []
+
+
+def _milestone_keys(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return set(connection.execute(text("SELECT key FROM milestones")).scalars())
+    finally:
+        engine.dispose()
+
+
+def _stats(url: str) -> Stats:
+    with create_store(url) as store:
+        return store.stats()
+
+
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_a_replay_in_processes_equals_the_live_tables(
+    live: LiveRun, tmp_path: Path, jobs: int
+) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    output = _replay(live, url, "--jobs", str(jobs))
+    assert f"in {jobs} processes: {len(live.corpus.rows)} case status row(s)" in output
+    assert diff_snapshots(live.live, _snapshot(url)) == []
+    live_url = live.env["CASEBUS_DATABASE_URL"]
+    assert _stats(url) == _stats(live_url)
+    assert _milestone_keys(url) == _milestone_keys(live_url)
+    assert list(tmp_path.iterdir()) == [tmp_path / "r.db"]  # the other parts are gone
+
+
+def test_a_replay_into_postgresql_runs_in_one_process(
+    live: LiveRun, fresh_postgres_url: str
+) -> None:
+    result = run_cli(live.env, "replay", "--database", fresh_postgres_url, "--jobs", "2")
+    assert result.returncode == 0, result.stderr
+    assert "replaying in one process: a split replay needs a SQLite database file" in (
+        result.stderr
+    )
+    assert " in one process: " in result.stdout
+    assert diff_snapshots(live.live, _snapshot(fresh_postgres_url)) == []
+
+
+def _keys_on_partitions(partitions: int, wanted: Sequence[int]) -> list[str]:
+    """A case id whose records go to each partition number of `wanted`, in that order."""
+    candidates = (f"MK-SGH-{n:04d}" for n in range(1, 10_000))
+    found: dict[int, str] = {}
+    for case_id in candidates:
+        found.setdefault(partition_for_key(case_id.encode(), partitions), case_id)
+        if all(number in found for number in wanted):
+            return [found[number] for number in wanted]
+    raise AssertionError(f"no case ids for partitions {wanted}")
+
+
+def test_an_event_id_in_two_shares_falls_back_to_one_process(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """Two cases in different shares reuse one event id: adding the shares up would store
+    both, where one replay stores the first and dead-letters the second."""
+    topics = Topics(f"rpo{time.time_ns()}")
+    ensure_topics(kafka_bootstrap, topics, partitions=3)
+    # With 2 jobs, partition numbers 0 and 2 are one share, 1 the other.
+    first, second = _keys_on_partitions(3, [1, 0])
+    shared = uuid4()
+    produce(
+        kafka_bootstrap,
+        topics,
+        [_registration(first, shared, minute=0), _registration(second, shared, minute=5)],
+    )
+    env = worker_env(kafka_bootstrap, topics.prefix, f"sqlite:///{tmp_path / 'live.db'}", tmp_path)
+    split_url, whole_url = (f"sqlite:///{tmp_path / name}" for name in ("split.db", "whole.db"))
+
+    split = run_cli(env, "replay", "--database", split_url, "--jobs", "2")
+    whole = run_cli(env, "replay", "--database", whole_url, "--jobs", "1")
+
+    assert split.returncode == 0 and whole.returncode == 0, split.stderr + whole.stderr
+    assert f"event {shared} is stored by more than one part of the replay" in split.stderr
+    assert "replaying in one process instead" in split.stderr
+    assert " in one process: 1 case status row(s)" in split.stdout
+    rebuilt = _snapshot(split_url)
+    assert diff_snapshots(_snapshot(whole_url), rebuilt) == []
+    assert [letter.reason for letter in rebuilt.dead_letters.values()] == [
+        RejectReason.DUPLICATE_CONFLICT.value
+    ]
+
+
+def _registration(case_id: str, event_id: UUID, *, minute: int) -> CorpusRecord:
+    event = registration(case=case_id, eid=event_id, minute=minute)
+    return CorpusRecord(
+        case_id,
+        EventType.REGISTRATION,
+        case_id.encode(),
+        codec.encode_event(event),
+        Expected(Disposition.ACCEPTED),
+        event_id,
+        case_id,
+    )
+
+
+def test_a_case_on_two_partition_numbers_falls_back_to_one_process(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """A producer with its own partitioner put a case's sample on another partition number
+    than its registration: split by partition, neither share would hold the whole case."""
+    topics = Topics(f"rpc{time.time_ns()}")
+    ensure_topics(kafka_bootstrap, topics, partitions=3)
+    (case_id,) = _keys_on_partitions(3, [1])
+    events = [
+        (EventType.REGISTRATION, registration(case=case_id, minute=0), 1),
+        (EventType.SAMPLE_RECEIVED, receipt("SMP-0001", case=case_id, minute=5), 0),
+    ]
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    try:
+        for kind, event, partition in events:
+            producer.send(
+                topics.ingest(kind),
+                key=case_id.encode(),
+                value=codec.encode_event(event),
+                partition=partition,
+            ).get(timeout=30)
+    finally:
+        producer.close()
+    env = worker_env(kafka_bootstrap, topics.prefix, f"sqlite:///{tmp_path / 'live.db'}", tmp_path)
+    split_url, whole_url = (f"sqlite:///{tmp_path / name}" for name in ("split.db", "whole.db"))
+
+    split = run_cli(env, "replay", "--database", split_url, "--jobs", "2")
+    whole = run_cli(env, "replay", "--database", whole_url, "--jobs", "1")
+
+    assert split.returncode == 0 and whole.returncode == 0, split.stderr + whole.stderr
+    assert f"case {case_id} has events in more than one part of the replay" in split.stderr
+    rebuilt = _snapshot(split_url)
+    assert diff_snapshots(_snapshot(whole_url), rebuilt) == []
+    assert rebuilt.status[case_id].samples_received == 1
