@@ -57,11 +57,8 @@ class LogSource:
 class ReplayJob:
     """One share of the log, replayed into its own SQLite file by its own process."""
 
-    bootstrap: str
-    prefix: str
+    source: LogSource
     partitions: tuple[TopicPartition, ...]
-    ends: Mapping[TopicPartition, int]
-    until: datetime | None
     database: Path
 
 
@@ -165,16 +162,17 @@ def _run_job(index: int, job: ReplayJob, reports: Any) -> None:
     from streams.topics import Topics
 
     tune_for_batches()
+    source = job.source
     try:
         with (
             create_store(f"sqlite:///{job.database}") as store,
-            LogScan(job.bootstrap, job.partitions, job.until, ends=job.ends) as scan,
+            LogScan(source.bootstrap, job.partitions, source.until, ends=source.ends) as scan,
         ):
             store.migrate()
             counts = replay_records(
                 scan,
                 store,
-                Topics(job.prefix),
+                Topics(source.prefix),
                 SiteRegistry.load(),
                 on_batch=lambda size: reports.put((index, "batch", size)),
             )
@@ -221,14 +219,7 @@ def replay_in_parts(
     with tempfile.TemporaryDirectory(prefix=".casebus-replay-", dir=Path(target).parent) as d:
         files = [Path(target), *(Path(d) / f"part{index}.db" for index in range(1, len(split)))]
         jobs = [
-            ReplayJob(
-                source.bootstrap,
-                source.prefix,
-                tuple(share),
-                {tp: source.ends[tp] for tp in share},
-                source.until,
-                database,
-            )
+            ReplayJob(source, tuple(share), database)
             for share, database in zip(split, files, strict=True)
         ]
         counts = replay_split(jobs, on_batch)

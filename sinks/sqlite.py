@@ -52,7 +52,7 @@ class DatabaseStore(SqlAlchemyStore):
     @property
     def is_file(self) -> bool:
         """Whether the database is a file (other processes can open it), not in memory."""
-        return self.engine.url.database not in (None, "", ":memory:")
+        return not _in_memory(self.engine.url)
 
     def merge_parts(self, parts: Sequence[Path]) -> None:
         """Add the databases of a split replay's other parts to this one, in one transaction;
@@ -68,8 +68,12 @@ def _is_schema_problem(error: OperationalError) -> bool:
     return any(problem in message for problem in _SCHEMA_PROBLEMS)
 
 
+def _in_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:")
+
+
 def _engine(url: URL) -> Engine:
-    in_memory = url.database in (None, "", ":memory:")
+    in_memory = _in_memory(url)
     connect_args = {"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
     if in_memory:
         # Every connection to :memory: is a new database: share the one connection.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -196,21 +197,30 @@ def test_an_event_id_in_two_shares_falls_back_to_one_process(
         topics,
         [_registration(first, shared, minute=0), _registration(second, shared, minute=5)],
     )
-    env = worker_env(kafka_bootstrap, topics.prefix, f"sqlite:///{tmp_path / 'live.db'}", tmp_path)
+    split, rebuilt = _split_falls_back(kafka_bootstrap, topics, tmp_path)
+    assert f"event {shared} is stored by more than one part of the replay" in split.stderr
+    assert " in one process: 1 case status row(s)" in split.stdout
+    assert [letter.reason for letter in rebuilt.dead_letters.values()] == [
+        RejectReason.DUPLICATE_CONFLICT.value
+    ]
+
+
+def _split_falls_back(
+    bootstrap: str, topics: Topics, tmp_path: Path
+) -> tuple[subprocess.CompletedProcess[str], TableSnapshot]:
+    """Replay the log of `topics` with `--jobs 2` and with `--jobs 1`; check that the first
+    fell back to one process and rebuilt what the second did. Its output and tables."""
+    env = worker_env(bootstrap, topics.prefix, f"sqlite:///{tmp_path / 'live.db'}", tmp_path)
     split_url, whole_url = (f"sqlite:///{tmp_path / name}" for name in ("split.db", "whole.db"))
 
     split = run_cli(env, "replay", "--database", split_url, "--jobs", "2")
     whole = run_cli(env, "replay", "--database", whole_url, "--jobs", "1")
 
     assert split.returncode == 0 and whole.returncode == 0, split.stderr + whole.stderr
-    assert f"event {shared} is stored by more than one part of the replay" in split.stderr
     assert "replaying in one process instead" in split.stderr
-    assert " in one process: 1 case status row(s)" in split.stdout
     rebuilt = _snapshot(split_url)
     assert diff_snapshots(_snapshot(whole_url), rebuilt) == []
-    assert [letter.reason for letter in rebuilt.dead_letters.values()] == [
-        RejectReason.DUPLICATE_CONFLICT.value
-    ]
+    return split, rebuilt
 
 
 def _registration(case_id: str, event_id: UUID, *, minute: int) -> CorpusRecord:
@@ -249,14 +259,6 @@ def test_a_case_on_two_partition_numbers_falls_back_to_one_process(
             ).get(timeout=30)
     finally:
         producer.close()
-    env = worker_env(kafka_bootstrap, topics.prefix, f"sqlite:///{tmp_path / 'live.db'}", tmp_path)
-    split_url, whole_url = (f"sqlite:///{tmp_path / name}" for name in ("split.db", "whole.db"))
-
-    split = run_cli(env, "replay", "--database", split_url, "--jobs", "2")
-    whole = run_cli(env, "replay", "--database", whole_url, "--jobs", "1")
-
-    assert split.returncode == 0 and whole.returncode == 0, split.stderr + whole.stderr
+    split, rebuilt = _split_falls_back(kafka_bootstrap, topics, tmp_path)
     assert f"case {case_id} has events in more than one part of the replay" in split.stderr
-    rebuilt = _snapshot(split_url)
-    assert diff_snapshots(_snapshot(whole_url), rebuilt) == []
     assert rebuilt.status[case_id].samples_received == 1
