@@ -22,7 +22,12 @@ from streams.log_reader import read_topics
 from streams.records import SourceRecord
 from streams.topics import Topics
 
-BATCH_SIZE: Final = 5000
+#: Records per transaction. A case's records are spread over the log (four topics, read in
+#: time order), and every batch that touches a case loads and evaluates it again: in one
+#: process, 20,000 took a 200,000-record replay from 23.4 to 21.8 s against 5,000, for about
+#: 35 MiB more. (A job of a split replay reads a third of the cases over the same time, so
+#: its batches already touch a case less often; there it made no difference.)
+BATCH_SIZE: Final = 20_000
 
 #: An in-memory SQLite database: a throwaway store for one command.
 IN_MEMORY_URL: Final = "sqlite://"

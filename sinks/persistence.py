@@ -189,6 +189,10 @@ class Store(abc.ABC):
         """Status rows ordered by case id, optionally only of one case and/or one site."""
 
     @abc.abstractmethod
+    def status_row_count(self) -> int:
+        """How many status rows there are (without reading them)."""
+
+    @abc.abstractmethod
     def orphans(self) -> list[StoredEvent]:
         """Held events of cases with no status row, ordered by case id, then order key."""
 

@@ -319,6 +319,11 @@ class SqlAlchemyStore(Store):
         with self._transaction("reading status rows") as conn:
             return [_status_row(row) for row in conn.execute(query)]
 
+    def status_row_count(self) -> int:
+        with self._transaction("counting status rows") as conn:
+            count: int = conn.execute(select(func.count()).select_from(case_status)).scalar_one()
+            return count
+
     def orphans(self) -> list[StoredEvent]:
         registered = select(case_status.c.case_id).where(case_status.c.case_id == events.c.case_id)
         query = (

@@ -6,7 +6,9 @@ creates tables from it directly. A test checks that the migrated schema and this
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -41,6 +43,10 @@ NAMING_CONVENTION = {
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+#: "YYYY-MM-DD HH:MM:SS.ffffff", as SQLAlchemy's SQLite DATETIME writes it.
+_SQLITE_DATETIME_LENGTH = 26
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """A point in time, stored as UTC and always returned timezone-aware in UTC.
 
@@ -60,6 +66,21 @@ class UtcDateTime(TypeDecorator[datetime]):
             raise ValueError(f"naive datetime {value.isoformat()} has no time zone; use UTC")
         utc = value.astimezone(UTC)
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        general = super().bind_processor(dialect)
+        if dialect.name != "sqlite" or general is None:
+            return general
+
+        # SQLite stores the text SQLAlchemy's DATETIME formats from seven attributes; a batch
+        # binds several per row, and one C call writes the same text for a UTC value (less
+        # its "+00:00"). The rest still go through `process_bind_param`.
+        def process(value: Any) -> Any:
+            if type(value) is datetime and value.tzinfo is UTC:
+                return value.isoformat(" ", "microseconds")[:_SQLITE_DATETIME_LENGTH]
+            return general(value)
+
+        return process
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:

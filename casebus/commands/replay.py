@@ -78,7 +78,7 @@ def _replay(args: argparse.Namespace) -> int:
         with create_store(args.database) as store:
             _prepare_empty(store, force=args.force)
             rebuilt = rebuild(settings, store, as_of, progress=True, jobs=args.jobs)
-            rows = len(store.status_rows())
+            rows = store.status_row_count()
             target = store.display_url
     except (StoreError, LogReadError) as error:
         return _fail(str(error))

@@ -318,6 +318,14 @@ def test_status_rows_filter_by_case_and_site(store: Store) -> None:
     assert store.status_rows(case_id="MK-0002", site_id="TH-RAMA") == []
 
 
+def test_status_row_count_counts_each_case_once(store: Store) -> None:
+    assert store.status_row_count() == 0
+    store.commit(batch(status_rows=[status_row("MK-0001"), status_row("MK-0002")]))
+    store.commit(batch(status_rows=[status_row("MK-0002", site_id="TH-RAMA")]))
+
+    assert store.status_row_count() == 2
+
+
 def test_orphans_are_held_events_of_unregistered_cases(store: Store) -> None:
     orphan = stored_event(
         "MK-0002", offset=1, event_type=EventType.SAMPLE_RECEIVED, disposition=Disposition.HELD
