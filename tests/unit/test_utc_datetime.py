@@ -40,6 +40,7 @@ def test_a_utc_value_binds_as_the_composed_conversion_does(value: datetime) -> N
     assert STORED(value) == COMPOSED(value)
 
 
+# Local times a day inside the calendar's ends, so that the UTC time exists at every offset.
 @given(
     st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31), timezones=offsets)
 )
