@@ -22,7 +22,7 @@ from infra.sites import SiteRegistry
 from sinks import sqlite
 from sinks.errors import StoreError
 from sinks.factory import create_store
-from sinks.persistence import Store
+from sinks.persistence import Stats, Store
 from sinks.reset import drop_tables, existing_tables
 from sinks.snapshot import TableSnapshot, read_snapshot
 from sinks.snapshot_diff import describe, diff_snapshots
@@ -79,13 +79,14 @@ def _replay(args: argparse.Namespace) -> int:
             _prepare_empty(store, force=args.force)
             rebuilt = rebuild(settings, store, as_of, progress=True, jobs=args.jobs)
             rows = store.status_row_count()
+            stats = store.stats()
             target = store.display_url
     except (StoreError, LogReadError) as error:
         return _fail(str(error))
     processes = f"{rebuilt.jobs} processes" if rebuilt.jobs > 1 else "one process"
     print(
-        f"replayed {_summary(rebuilt.counts)} into {target} in {processes}: "
-        f"{rows} case status row(s)"
+        f"replayed {rebuilt.counts.total()} record(s) into {target} in {processes}: "
+        f"{_summary(stats)}; {rows} case status row(s)"
     )
     return 0
 
@@ -166,9 +167,14 @@ def _note(message: str) -> None:
     print(f"casebus: {message}", file=sys.stderr)
 
 
-def _summary(counts: Counter[str]) -> str:
-    parts = ", ".join(f"{counts[name]} {name}" for name in sorted(counts))
-    return f"{counts.total()} record(s) ({parts or 'none'})"
+def _summary(stats: Stats) -> str:
+    # What the rebuilt tables hold, not what each record was when it was read: a record held
+    # in one batch may be accepted by a later one, and where batches end depends on how
+    # the log was split into processes.
+    return (
+        f"{stats.accepted} accepted, {stats.held} held, {stats.duplicates} duplicate(s), "
+        f"{stats.rejected_total} rejected"
+    )
 
 
 def _verify(args: argparse.Namespace) -> int:

@@ -85,6 +85,17 @@ def test_replay_prints_a_final_count(live: LiveRun, tmp_path: Path) -> None:
     assert f"{len(live.corpus.rows)} case status row(s)" in output
 
 
+@pytest.mark.parametrize("jobs", ["1", "3"])
+def test_replay_prints_what_the_tables_hold(live: LiveRun, tmp_path: Path, jobs: str) -> None:
+    with create_store(live.env["CASEBUS_DATABASE_URL"]) as store:
+        stats = store.stats()
+    output = _replay(live, f"sqlite:///{tmp_path / 'r.db'}", "--jobs", jobs)
+    assert (
+        f"{stats.accepted} accepted, {stats.held} held, {stats.duplicates} duplicate(s), "
+        f"{stats.rejected_total} rejected;"
+    ) in output
+
+
 def test_verify_against_a_replay_reports_identical_rows(live: LiveRun, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'r.db'}"
     _replay(live, url)
