@@ -92,6 +92,26 @@ class _Candidate:
     digest: str
 
 
+@dataclass(frozen=True, slots=True)
+class _StoredVersion:
+    """The stored version of an event id. `event` is None when no candidate's bytes differ
+    from it, so it was not decoded."""
+
+    digest: str
+    event: Event | None
+
+
+def _same_content(first: _StoredVersion | _Candidate, candidate: _Candidate) -> bool:
+    """Whether `candidate` is an exact re-delivery of `first`, the event id's first version."""
+    if candidate.digest == first.digest:
+        return True
+    # Different bytes may still be the same values, written by another schema version or
+    # another encoder: rare, so compared by re-encoding both only then.
+    if first.event is None:
+        raise AssertionError(f"stored event {first.digest} was not decoded for comparison")
+    return codec.content_digest(candidate.event) == codec.content_digest(first.event)
+
+
 class IngestProcessor:
     """Decides batches of ingest records against one store, for one consumer name."""
 
@@ -161,7 +181,7 @@ class IngestProcessor:
 
     def _check(self, record: SourceRecord) -> _Candidate | tuple[RejectReason, str, Event | None]:
         try:
-            event, digest = codec.decode_event_with_digest(record.value)
+            event = codec.decode_event(record.value)
         except codec.NotAnEventError as error:
             return (RejectReason.WRONG_TOPIC, f"{error}, not an event of {record.topic}", None)
         except codec.CodecError as error:
@@ -177,20 +197,20 @@ class IngestProcessor:
         errors = validate_event(event, sites=self.sites, now=now, key=record.key or b"")
         if errors:
             return (RejectReason.INVALID_FIELD, reason_of(errors), event)
-        return _Candidate(record, event, digest)
+        return _Candidate(record, event, codec.delivery_digest(record.value))
 
     def _drop_duplicates(
         self, candidates: list[_Candidate], batch: _BatchBuilder
     ) -> list[_Candidate]:
-        seen = self.store.known_digests({c.event.event_id for c in candidates})
+        known: dict[UUID, _StoredVersion | _Candidate] = {**self._stored_versions(candidates)}
         new: list[_Candidate] = []
         for candidate in candidates:
             event_id = candidate.event.event_id
-            digest = seen.get(event_id)
-            if digest is None:
-                seen[event_id] = candidate.digest
+            first = known.get(event_id)
+            if first is None:
+                known[event_id] = candidate
                 new.append(candidate)
-            elif digest == candidate.digest:
+            elif _same_content(first, candidate):
                 batch.duplicate(candidate)
             else:
                 batch.reject_unstored(
@@ -200,6 +220,23 @@ class IngestProcessor:
                     candidate.event,
                 )
         return new
+
+    def _stored_versions(self, candidates: list[_Candidate]) -> dict[UUID, _StoredVersion]:
+        """The stored version of each candidate's event id that is stored already, decoded
+        only where some candidate's bytes differ from it."""
+        digests = self.store.known_digests({c.event.event_id for c in candidates})
+        differing = {
+            c.event.event_id
+            for c in candidates
+            if digests.get(c.event.event_id, c.digest) != c.digest
+        }
+        raw = self.store.raw_events(differing) if differing else {}
+        return {
+            event_id: _StoredVersion(
+                digest, codec.decode_event(raw[event_id]) if event_id in raw else None
+            )
+            for event_id, digest in digests.items()
+        }
 
     def _apply_case_rules(self, new: list[_Candidate], batch: _BatchBuilder) -> None:
         by_case: dict[str, list[_Candidate]] = defaultdict(list)

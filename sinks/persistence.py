@@ -48,6 +48,9 @@ class StoredEvent:
     occurred_at: datetime
     disposition: Disposition
     reason: str | None
+    #: `streams.codec.delivery_digest` of `raw`. Rows stored by earlier builds hold
+    #: `streams.codec.content_digest` instead; that is safe, because unequal digests are only
+    #: ever a reason to compare the contents themselves.
     content_digest: str
     topic: str
     partition: int
@@ -170,7 +173,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def known_digests(self, event_ids: Collection[UUID]) -> dict[UUID, str]:
-        """The content digest of each of `event_ids` that is already stored."""
+        """The stored `content_digest` of each of `event_ids` that is already stored."""
+
+    @abc.abstractmethod
+    def raw_events(self, event_ids: Collection[UUID]) -> dict[UUID, bytes]:
+        """The bytes as delivered of each of `event_ids` that is already stored."""
 
     @abc.abstractmethod
     def load_cases(self, case_ids: Collection[str]) -> dict[str, CaseRecord]:

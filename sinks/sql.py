@@ -187,6 +187,14 @@ class SqlAlchemyStore(Store):
                 found.update({row.event_id: row.content_digest for row in conn.execute(query)})
         return found
 
+    def raw_events(self, event_ids: Collection[UUID]) -> dict[UUID, bytes]:
+        found: dict[UUID, bytes] = {}
+        with self._transaction(f"reading the bytes of {len(event_ids)} event(s)") as conn:
+            for chunk in in_list_chunks(set(event_ids)):
+                query = select(events.c.event_id, events.c.raw).where(events.c.event_id.in_(chunk))
+                found.update({row.event_id: bytes(row.raw) for row in conn.execute(query)})
+        return found
+
     def load_cases(self, case_ids: Collection[str]) -> dict[str, CaseRecord]:
         wanted = set(case_ids)
         stored: dict[str, list[StoredEvent]] = {case_id: [] for case_id in wanted}

@@ -7,20 +7,25 @@ test runs without a case cache, with one that holds every case, and with one of 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from agents.case_cache import CaseCache
-from agents.ingest import BatchResult, IngestProcessor
+from agents.ingest import BatchResult, IngestProcessor, Outcome
 from agents.model import Disposition, RejectReason
 from infra.sites import SiteRegistry
 from sinks.persistence import Store
 from streams import codec
+from streams.events import Event, ReviewComplete, event_type
 from streams.records import SourceRecord
 from streams.topics import Topics
 from tests.corpus import Corpus, build_corpus
+from tests.other_encodings import review_in_blocks
+from tests.unit import case_events
 
 pytestmark = pytest.mark.integration
 
@@ -222,3 +227,57 @@ def test_status_changes_decode_and_end_on_each_cases_row(
             row.qa_failures,
         )
         assert change["qa_passed_at"] == row.qa_passed_at
+
+
+def _reviewed_case() -> tuple[list[SourceRecord], ReviewComplete]:
+    """The records of a case up to its review, one partition per topic, and the review."""
+    base = case_events.review(minute=30)
+    assert isinstance(base, ReviewComplete)
+    review = dataclasses.replace(base, actionable_alterations=("KIT exon 11", "PDGFRA D842V"))
+    events = [
+        case_events.registration(),
+        case_events.receipt("SMP-1", minute=10),
+        case_events.passed("SMP-1", minute=20),
+        review,
+    ]
+    records = [_record(event, codec.encode_event(event)) for event in events]
+    return records, review
+
+
+def _record(event: Event, value: bytes, offset: int = 0) -> SourceRecord:
+    topic = TOPICS.ingest(event_type(event))
+    return SourceRecord(topic, 0, offset, datetime.now(UTC), event.case_id.encode(), value)
+
+
+def _outcome_of(record: SourceRecord, results: Sequence[BatchResult]) -> Outcome:
+    (outcome,) = (o for result in results for o in result.outcomes if o.record == record)
+    return outcome
+
+
+@pytest.mark.parametrize("batches", ["later batch", "same batch"])
+def test_the_same_event_in_other_bytes_is_a_duplicate(
+    processor: IngestProcessor, store: Store, batches: str
+) -> None:
+    records, review = _reviewed_case()
+    again = _record(review, review_in_blocks(review), offset=1)
+    results = run(processor, [*records, again], len(records) if batches == "later batch" else 0)
+    assert _outcome_of(again, results).disposition is Disposition.DUPLICATE
+    stats = store.stats()
+    assert (stats.accepted, stats.duplicates, stats.rejected_total) == (4, 1, 0)
+
+
+@pytest.mark.parametrize("batches", ["later batch", "same batch"])
+def test_other_content_in_other_bytes_is_a_conflict(
+    processor: IngestProcessor, store: Store, batches: str
+) -> None:
+    records, review = _reviewed_case()
+    amended = dataclasses.replace(review, report_ref="RPT-0002")
+    again = _record(amended, review_in_blocks(amended), offset=1)
+    results = run(processor, [*records, again], len(records) if batches == "later batch" else 0)
+    assert _outcome_of(again, results).reason is RejectReason.DUPLICATE_CONFLICT
+    stats = store.stats()
+    assert (stats.accepted, stats.duplicates, stats.rejected) == (
+        4,
+        0,
+        {**{reason.value: 0 for reason in RejectReason}, "DUPLICATE_CONFLICT": 1},
+    )

@@ -194,6 +194,12 @@ def test_known_digests_gives_only_stored_events(store: Store) -> None:
     assert store.known_digests([event.event_id, uuid4()]) == {event.event_id: event.content_digest}
 
 
+def test_raw_events_gives_the_stored_bytes_of_only_stored_events(store: Store) -> None:
+    event = stored_event()
+    store.commit(batch(new_events=[event]))
+    assert store.raw_events([event.event_id, uuid4()]) == {event.event_id: event.raw}
+
+
 def test_naive_datetime_is_refused(store: Store) -> None:
     naive = replace(stored_event(), occurred_at=datetime(2026, 3, 1))
     with pytest.raises(StoreError, match="naive datetime"):
