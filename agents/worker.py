@@ -211,11 +211,11 @@ def create_app(
 
     app.timer(sweep_interval_s(os.environ), name="clocks")(clocks)
 
-    async def publish_notification(key: bytes, value: bytes) -> None:
+    async def publish_notifications(records: Sequence[tuple[bytes, bytes]]) -> None:
         # The clocks' milestones; a batch publishes its own milestones with its records.
-        await publisher.publish([Outgoing(topics.notifications, key, value)])
+        await publisher.publish([Outgoing(topics.notifications, k, v) for k, v in records])
 
-    delivery = DeliveryLoop(Outbox(store), build_channels(notify, publish_notification), notify)
+    delivery = DeliveryLoop(Outbox(store), build_channels(notify, publish_notifications), notify)
 
     async def deliver() -> None:
         # Beside the ingest agent, never inside a batch: a dead receiver can not slow ingest.

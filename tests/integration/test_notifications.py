@@ -73,9 +73,10 @@ def producer(kafka_bootstrap: str) -> Iterator[KafkaProducer]:
 
 @pytest.fixture
 def topic_send(producer: KafkaProducer, topics: Topics) -> Send:
-    async def send(key: bytes, value: bytes) -> None:
-        future = producer.send(topics.notifications, key=key, value=value)
-        await asyncio.to_thread(future.get, 10)
+    async def send(records: Sequence[tuple[bytes, bytes]]) -> None:
+        futures = [producer.send(topics.notifications, key=k, value=v) for k, v in records]
+        for future in futures:
+            await asyncio.to_thread(future.get, 10)
 
     return send
 
