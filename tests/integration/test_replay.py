@@ -162,7 +162,8 @@ def test_a_replay_in_processes_equals_the_live_tables(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'r.db'}"
     output = _replay(live, url, "--jobs", str(jobs))
-    assert f"in {jobs} processes: {len(live.corpus.rows)} case status row(s)" in output
+    assert f" in {jobs} processes: " in output
+    assert f"; {len(live.corpus.rows)} case status row(s)" in output
     assert diff_snapshots(live.live, _snapshot(url)) == []
     live_url = live.env["CASEBUS_DATABASE_URL"]
     assert _stats(url) == _stats(live_url)
@@ -210,7 +211,10 @@ def test_an_event_id_in_two_shares_falls_back_to_one_process(
     )
     split, rebuilt = _split_falls_back(kafka_bootstrap, topics, tmp_path)
     assert f"event {shared} is stored by more than one part of the replay" in split.stderr
-    assert " in one process: 1 case status row(s)" in split.stdout
+    assert (
+        " in one process: 1 accepted, 0 held, 0 duplicate(s), 1 rejected; 1 case status row(s)"
+        in (split.stdout)
+    )
     assert [letter.reason for letter in rebuilt.dead_letters.values()] == [
         RejectReason.DUPLICATE_CONFLICT.value
     ]
