@@ -26,14 +26,12 @@ class TopicChannel(Channel):
     def __init__(self, send: Send) -> None:
         self._send = send
         self._waiting: list[tuple[bytes, bytes, asyncio.Future[None]]] = []
-        self._sending: asyncio.Lock | None = None
+        self._sending = asyncio.Lock()
 
     async def send(self, entry: OutboxEntry) -> None:
         value = codec.encode_record("Notification", entry.milestone.to_record())
         sent = asyncio.get_running_loop().create_future()
         self._waiting.append((entry.milestone.case_id.encode(), value, sent))
-        if self._sending is None:
-            self._sending = asyncio.Lock()
         try:
             async with self._sending:
                 if not sent.done():  # else an earlier send took this record along

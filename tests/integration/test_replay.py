@@ -213,8 +213,7 @@ def test_an_event_id_in_two_shares_falls_back_to_one_process(
     assert f"event {shared} is stored by more than one part of the replay" in split.stderr
     assert (
         " in one process: 1 accepted, 0 held, 0 duplicate(s), 1 rejected; 1 case status row(s)"
-        in (split.stdout)
-    )
+    ) in split.stdout
     assert [letter.reason for letter in rebuilt.dead_letters.values()] == [
         RejectReason.DUPLICATE_CONFLICT.value
     ]
