@@ -37,12 +37,14 @@ from sinks.notify_config import ChannelKind, NotifyConfig, Recipient
 from sinks.persistence import (
     CONSUMED,
     DUPLICATES,
+    BatchReads,
     BatchWrite,
     CaseRecord,
     DeadLetterEntry,
     DispositionChange,
     Store,
     StoredEvent,
+    TopicPartition,
 )
 from streams import codec
 from streams.events import Event, event_type
@@ -101,6 +103,10 @@ class _StoredVersion:
     event: Event | None
 
 
+#: What checking a record gives: a candidate, or why it is rejected (and its event, if any).
+_Check = _Candidate | tuple[RejectReason, str, Event | None]
+
+
 def _same_content(first: _StoredVersion | _Candidate, candidate: _Candidate) -> bool:
     """Whether `candidate` is an exact re-delivery of `first`, the event id's first version."""
     if candidate.digest == first.digest:
@@ -141,18 +147,21 @@ class IngestProcessor:
 
     def process(self, records: Sequence[SourceRecord]) -> BatchResult:
         """Decide `records` (no writes); commit the result with `commit`."""
-        fresh = self._unprocessed(records)
+        # Checking first lets one read fetch everything the batch needs; a record that turns
+        # out to be processed already (rare: only after a restart) was checked in vain.
+        checked = [(record, self._check(record)) for record in records]
+        reads = self._read(c for _, c in checked if isinstance(c, _Candidate))
+        fresh = self._unprocessed(checked, reads.tracked)
         batch = _BatchBuilder(self.topics, self.publishes)
         candidates = []
-        for record in fresh:
-            checked = self._check(record)
-            if isinstance(checked, _Candidate):
-                candidates.append(checked)
+        for record, check in fresh:
+            if isinstance(check, _Candidate):
+                candidates.append(check)
             else:
-                batch.reject_unstored(record, *checked)
-        new = self._drop_duplicates(candidates, batch)
-        self._apply_case_rules(new, batch)
-        return batch.result(self.consumer, fresh)
+                batch.reject_unstored(record, *check)
+        new = self._drop_duplicates(candidates, reads.digests, batch)
+        self._apply_case_rules(new, reads.cases, batch)
+        return batch.result(self.consumer, [record for record, _ in fresh])
 
     def commit(self, result: BatchResult) -> None:
         try:
@@ -170,16 +179,28 @@ class IngestProcessor:
         if self.cache is not None:
             self.cache.clear()
 
-    def _unprocessed(self, records: Sequence[SourceRecord]) -> list[SourceRecord]:
-        tracked = self.store.tracked_offsets(self.consumer)
-        fresh: list[SourceRecord] = []
-        for record in records:
+    def _read(self, candidates: Iterable[_Candidate]) -> BatchReads:
+        """The tracked offsets, and the digests and cases (those not cached) of `candidates`."""
+        event_ids: set[UUID] = set()
+        case_ids: set[str] = set()
+        for candidate in candidates:
+            event_ids.add(candidate.event.event_id)
+            case_ids.add(candidate.event.case_id)
+        if self.cache is not None:
+            case_ids = {case_id for case_id in case_ids if case_id not in self.cache}
+        return self.store.read_for_batch(self.consumer, event_ids, case_ids)
+
+    def _unprocessed(
+        self, checked: list[tuple[SourceRecord, _Check]], tracked: dict[TopicPartition, int]
+    ) -> list[tuple[SourceRecord, _Check]]:
+        fresh: list[tuple[SourceRecord, _Check]] = []
+        for record, check in checked:
             if record.offset > tracked.get(record.position, -1):
-                fresh.append(record)
+                fresh.append((record, check))
                 tracked[record.position] = record.offset  # re-delivery inside one batch
         return fresh
 
-    def _check(self, record: SourceRecord) -> _Candidate | tuple[RejectReason, str, Event | None]:
+    def _check(self, record: SourceRecord) -> _Check:
         try:
             event = codec.decode_event(record.value)
         except codec.NotAnEventError as error:
@@ -200,9 +221,11 @@ class IngestProcessor:
         return _Candidate(record, event, codec.delivery_digest(record.value))
 
     def _drop_duplicates(
-        self, candidates: list[_Candidate], batch: _BatchBuilder
+        self, candidates: list[_Candidate], digests: dict[UUID, str], batch: _BatchBuilder
     ) -> list[_Candidate]:
-        known: dict[UUID, _StoredVersion | _Candidate] = {**self._stored_versions(candidates)}
+        known: dict[UUID, _StoredVersion | _Candidate] = {
+            **self._stored_versions(candidates, digests)
+        }
         new: list[_Candidate] = []
         for candidate in candidates:
             event_id = candidate.event.event_id
@@ -221,10 +244,11 @@ class IngestProcessor:
                 )
         return new
 
-    def _stored_versions(self, candidates: list[_Candidate]) -> dict[UUID, _StoredVersion]:
-        """The stored version of each candidate's event id that is stored already, decoded
-        only where some candidate's bytes differ from it."""
-        digests = self.store.known_digests({c.event.event_id for c in candidates})
+    def _stored_versions(
+        self, candidates: list[_Candidate], digests: dict[UUID, str]
+    ) -> dict[UUID, _StoredVersion]:
+        """The stored version of each candidate's event id that is stored already (`digests`),
+        decoded only where some candidate's bytes differ from it."""
         differing = {
             c.event.event_id
             for c in candidates
@@ -238,14 +262,15 @@ class IngestProcessor:
             for event_id, digest in digests.items()
         }
 
-    def _apply_case_rules(self, new: list[_Candidate], batch: _BatchBuilder) -> None:
+    def _apply_case_rules(
+        self, new: list[_Candidate], loaded: dict[str, CaseRecord], batch: _BatchBuilder
+    ) -> None:
+        """Decide `new` case by case, each case from the cache or else from `loaded`."""
         by_case: dict[str, list[_Candidate]] = defaultdict(list)
         for candidate in new:
             by_case[candidate.event.case_id].append(candidate)
         states, missing = self.cache.take(by_case) if self.cache else ({}, list(by_case))
-        if missing:
-            loaded = self.store.load_cases(missing)
-            states.update((case_id, CaseState.decoded(loaded[case_id])) for case_id in missing)
+        states.update((case_id, CaseState.decoded(loaded[case_id])) for case_id in missing)
         for case_id, arrivals in by_case.items():
             self._apply_to_case(states[case_id], arrivals, batch)
 

@@ -76,7 +76,7 @@ def recorded_keys(conn: Connection, case_ids: Collection[str]) -> dict[str, set[
     query = select(milestones.c.case_id, milestones.c.key).where(
         milestones.c.case_id.in_(list(case_ids))
     )
-    for row in conn.execute(query):
+    for row in conn.execute(query).all():
         found[row.case_id].add(row.key)
     return found
 

@@ -99,6 +99,19 @@ class CaseRecord:
     milestone_keys: frozenset[str] = frozenset()
 
 
+@dataclass(frozen=True, slots=True)
+class BatchReads:
+    """What deciding one batch needs from the store, as one snapshot saw it
+    (`Store.read_for_batch`)."""
+
+    #: The consumer's last processed offset of each (topic, partition) it has tracked.
+    tracked: dict[TopicPartition, int]
+    #: The stored `content_digest` of each asked-for event id that is stored.
+    digests: dict[UUID, str]
+    #: A record of every asked-for case, as `Store.load_cases` gives it.
+    cases: dict[str, CaseRecord]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BatchWrite:
     """All the effects of one batch of records, committed by `Store.commit` in ONE transaction.
@@ -182,6 +195,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def load_cases(self, case_ids: Collection[str]) -> dict[str, CaseRecord]:
         """A record for every one of `case_ids` (with no events and no status when unknown)."""
+
+    @abc.abstractmethod
+    def read_for_batch(
+        self, consumer: str, event_ids: Collection[UUID], case_ids: Collection[str]
+    ) -> BatchReads:
+        """`tracked_offsets(consumer)`, `known_digests(event_ids)` and `load_cases(case_ids)`
+        in one snapshot. A batch needs all three before it can decide, and one read of the
+        three spares two transactions' round trips to the database."""
 
     @abc.abstractmethod
     def commit(self, batch: BatchWrite) -> None:

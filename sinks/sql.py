@@ -46,6 +46,7 @@ from sinks.notification_rows import insert_notifications, recorded_keys
 from sinks.persistence import (
     CONSUMED,
     DUPLICATES,
+    BatchReads,
     BatchWrite,
     CaseRecord,
     DeadLetterEntry,
@@ -171,21 +172,12 @@ class SqlAlchemyStore(Store):
     # -- worker reads ---------------------------------------------------------------------
 
     def tracked_offsets(self, consumer: str) -> dict[TopicPartition, int]:
-        query = select(tracking.c.topic, tracking.c.partition, tracking.c.offset).where(
-            tracking.c.consumer == consumer
-        )
         with self._transaction(f"reading tracked offsets of consumer {consumer!r}") as conn:
-            return {(row.topic, row.partition): row.offset for row in conn.execute(query)}
+            return _tracked_offsets(conn, consumer)
 
     def known_digests(self, event_ids: Collection[UUID]) -> dict[UUID, str]:
-        found: dict[UUID, str] = {}
         with self._transaction(f"reading digests of {len(event_ids)} event(s)") as conn:
-            for chunk in in_list_chunks(set(event_ids)):
-                query = select(events.c.event_id, events.c.content_digest).where(
-                    events.c.event_id.in_(chunk)
-                )
-                found.update({row.event_id: row.content_digest for row in conn.execute(query)})
-        return found
+            return _known_digests(conn, event_ids)
 
     def raw_events(self, event_ids: Collection[UUID]) -> dict[UUID, bytes]:
         found: dict[UUID, bytes] = {}
@@ -196,33 +188,22 @@ class SqlAlchemyStore(Store):
         return found
 
     def load_cases(self, case_ids: Collection[str]) -> dict[str, CaseRecord]:
-        wanted = set(case_ids)
-        stored: dict[str, list[StoredEvent]] = {case_id: [] for case_id in wanted}
-        statuses: dict[str, StatusRow] = {}
-        keys: dict[str, set[str]] = {}
-        with self._transaction(f"loading {len(wanted)} case(s)", snapshot=True) as conn:
-            for chunk in in_list_chunks(wanted):
-                event_query = (
-                    select(events)
-                    .where(events.c.case_id.in_(chunk))
-                    .order_by(events.c.case_id, events.c.occurred_at, events.c.event_id)
-                )
-                for row in conn.execute(event_query):
-                    stored[row.case_id].append(_stored_event(row))
-                status_query = select(case_status).where(case_status.c.case_id.in_(chunk))
-                statuses.update(
-                    {row.case_id: _status_row(row) for row in conn.execute(status_query)}
-                )
-                keys.update(recorded_keys(conn, chunk))
-        return {
-            case_id: CaseRecord(
-                case_id,
-                tuple(stored[case_id]),
-                statuses.get(case_id),
-                frozenset(keys.get(case_id, ())),
+        with self._transaction(f"loading {len(set(case_ids))} case(s)", snapshot=True) as conn:
+            return _load_cases(conn, case_ids)
+
+    def read_for_batch(
+        self, consumer: str, event_ids: Collection[UUID], case_ids: Collection[str]
+    ) -> BatchReads:
+        operation = (
+            f"reading what a batch of consumer {consumer!r} needs "
+            f"({len(event_ids)} event id(s), {len(case_ids)} case(s))"
+        )
+        with self._transaction(operation, snapshot=True) as conn:
+            return BatchReads(
+                tracked=_tracked_offsets(conn, consumer),
+                digests=_known_digests(conn, event_ids) if event_ids else {},
+                cases=_load_cases(conn, case_ids) if case_ids else {},
             )
-            for case_id in wanted
-        }
 
     # -- the batch transaction ------------------------------------------------------------
 
@@ -379,6 +360,52 @@ EVENT_COLUMNS: Final = (
     "raw",
     "key",
 )
+
+
+def _tracked_offsets(conn: Connection, consumer: str) -> dict[TopicPartition, int]:
+    query = select(tracking.c.topic, tracking.c.partition, tracking.c.offset).where(
+        tracking.c.consumer == consumer
+    )
+    return {(row.topic, row.partition): row.offset for row in conn.execute(query).all()}
+
+
+def _known_digests(conn: Connection, event_ids: Collection[UUID]) -> dict[UUID, str]:
+    found: dict[UUID, str] = {}
+    for chunk in in_list_chunks(set(event_ids)):
+        query = select(events.c.event_id, events.c.content_digest).where(
+            events.c.event_id.in_(chunk)
+        )
+        found.update({row.event_id: row.content_digest for row in conn.execute(query).all()})
+    return found
+
+
+def _load_cases(conn: Connection, case_ids: Collection[str]) -> dict[str, CaseRecord]:
+    """Run it in a snapshot transaction, so that events, status and keys agree."""
+    wanted = set(case_ids)
+    stored: dict[str, list[StoredEvent]] = {case_id: [] for case_id in wanted}
+    statuses: dict[str, StatusRow] = {}
+    keys: dict[str, set[str]] = {}
+    for chunk in in_list_chunks(wanted):
+        event_query = (
+            select(events)
+            .where(events.c.case_id.in_(chunk))
+            .order_by(events.c.case_id, events.c.occurred_at, events.c.event_id)
+        )
+        # `.all()` fetches the rows in one driver call; iterating fetches them one at a time.
+        for row in conn.execute(event_query).all():
+            stored[row.case_id].append(_stored_event(row))
+        status_query = select(case_status).where(case_status.c.case_id.in_(chunk))
+        statuses.update({row.case_id: _status_row(row) for row in conn.execute(status_query).all()})
+        keys.update(recorded_keys(conn, chunk))
+    return {
+        case_id: CaseRecord(
+            case_id,
+            tuple(stored[case_id]),
+            statuses.get(case_id),
+            frozenset(keys.get(case_id, ())),
+        )
+        for case_id in wanted
+    }
 
 
 def _event_row(event: StoredEvent) -> tuple[Any, ...]:

@@ -200,6 +200,35 @@ def test_raw_events_gives_the_stored_bytes_of_only_stored_events(store: Store) -
     assert store.raw_events([event.event_id, uuid4()]) == {event.event_id: event.raw}
 
 
+def test_read_for_batch_gives_what_the_three_reads_give(store: Store) -> None:
+    event = stored_event(occurred_at=T0)
+    held = stored_event("MK-0002", offset=1, disposition=Disposition.HELD, reason="orphan")
+    store.commit(
+        batch(
+            new_events=[event, held],
+            status_rows=[status_row()],
+            offsets={("mk.registration", 0): 1},
+        )
+    )
+    event_ids = [event.event_id, uuid4()]
+    case_ids = ["MK-0001", "MK-0002", "MK-9999"]
+
+    reads = store.read_for_batch(CONSUMER, event_ids, case_ids)
+
+    assert reads.tracked == store.tracked_offsets(CONSUMER) == {("mk.registration", 0): 1}
+    assert reads.digests == store.known_digests(event_ids) == {event.event_id: event.content_digest}
+    assert reads.cases == store.load_cases(case_ids)
+    assert reads.cases["MK-0002"].events == (held,)
+
+
+def test_read_for_batch_of_nothing_still_gives_the_tracked_offsets(store: Store) -> None:
+    store.commit(batch(offsets={("mk.qa-result", 3): 12}))
+
+    reads = store.read_for_batch(CONSUMER, [], [])
+
+    assert (reads.tracked, reads.digests, reads.cases) == ({("mk.qa-result", 3): 12}, {}, {})
+
+
 def test_naive_datetime_is_refused(store: Store) -> None:
     naive = replace(stored_event(), occurred_at=datetime(2026, 3, 1))
     with pytest.raises(StoreError, match="naive datetime"):
