@@ -20,6 +20,7 @@ from typing import Any, Final, TypeVar, cast
 import faust
 
 from agents import faust_transport
+from agents.batching import take_batches
 from agents.case_cache import CaseCache
 from agents.clocks import Targets
 from agents.collector import tune_for_batches
@@ -42,7 +43,6 @@ from streams.topics import Topics
 log = logging.getLogger("casebus.worker")
 
 BATCH_MAX: Final = 1000
-BATCH_WITHIN_S: Final = 0.05
 RETRY_FIRST_S: Final = 0.5
 RETRY_MAX_S: Final = 30.0
 SESSION_TIMEOUT_S: Final = 10.0
@@ -188,9 +188,8 @@ def create_app(
 
     @app.agent(source, concurrency=1, name="ingest")
     async def ingest(stream: faust.StreamT[bytes]) -> None:
-        # take_events exists on the concrete Stream only; Faust's StreamT protocol lacks it.
-        batches = cast(faust.Stream[bytes], stream).take_events(BATCH_MAX, within=BATCH_WITHIN_S)
-        async for events in batches:
+        # Faust hands the agent its concrete Stream; the StreamT protocol lacks what batching uses.
+        async for events in take_batches(cast(faust.Stream[bytes], stream), BATCH_MAX):
             await runner.run([source_record(event.message) for event in events])
 
     sweeper = ClockSweeper(store, Targets.from_env(os.environ))

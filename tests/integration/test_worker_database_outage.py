@@ -7,8 +7,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient
-from kafka.errors import KafkaError
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -17,6 +15,7 @@ from sinks.postgres import psycopg_url
 from streams.topics import Topics
 from tests.corpus import build_corpus
 from tests.integration.worker_harness import (
+    committed_offsets,
     produce,
     start_worker,
     stop_worker,
@@ -28,22 +27,6 @@ from tests.integration.worker_harness import (
 pytestmark = pytest.mark.integration
 
 WAITING_S = 4.0
-
-
-def committed_offsets(bootstrap: str, group: str) -> dict[object, object]:
-    """The group's committed offsets; a fresh cluster's coordinator may need a moment."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="test-outage")
-    deadline = time.monotonic() + 30
-    try:
-        while True:
-            try:
-                return dict(admin.list_group_offsets({group: None}).get(group, {}))
-            except KafkaError as error:
-                if not error.retriable or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-    finally:
-        admin.close()
 
 
 def test_worker_waits_for_a_missing_database_then_stores_everything(

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
 
 from sinks.errors import StoreError
 from sinks.factory import create_store
@@ -155,3 +157,19 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
         timeout=60,
         check=False,
     )
+
+
+def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, OffsetAndMetadata]:
+    """The group's committed offsets; a fresh cluster's coordinator may need a moment."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="casebus-tests")
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            try:
+                return dict(admin.list_group_offsets({group: None}).get(group, {}))
+            except KafkaError as error:
+                if not error.retriable or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+    finally:
+        admin.close()
