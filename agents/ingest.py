@@ -148,7 +148,7 @@ class IngestProcessor:
     def process(self, records: Sequence[SourceRecord]) -> BatchResult:
         """Decide `records` (no writes); commit the result with `commit`."""
         # Checking first lets one read fetch everything the batch needs; a record that turns
-        # out to be processed already (rare: only after a restart) was checked in vain.
+        # out to be processed already (rare: a re-delivery) was checked in vain.
         checked = [(record, self._check(record)) for record in records]
         reads = self._read(c for _, c in checked if isinstance(c, _Candidate))
         fresh = self._unprocessed(checked, reads.tracked)

@@ -269,7 +269,6 @@ def wait_for_broker(bootstrap: str, timeout_s: float | None = None) -> None:
 def run_worker(settings: Settings, loglevel: str = "info") -> int:
     """Run the worker until SIGTERM or Ctrl-C; returns the exit code."""
     notify = load_notify_config()  # a bad subscriptions file is refused before anything starts
-    tune_for_batches()
     bootstrap = settings.resolve_bootstrap()
     wait_for_broker(bootstrap)
     topics = Topics(settings.topic_prefix)
@@ -285,6 +284,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> int:
         publisher = Publisher(bootstrap)
         app = create_app(settings, bootstrap, store, publisher, notify)
         worker = faust.Worker(app, publisher, loglevel=loglevel, quiet=True)
+        tune_for_batches()
         worker.execute_from_commandline()
     finally:
         store.close()
