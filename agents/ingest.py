@@ -193,11 +193,12 @@ class IngestProcessor:
     def _unprocessed(
         self, checked: list[tuple[SourceRecord, _Check]], tracked: dict[TopicPartition, int]
     ) -> list[tuple[SourceRecord, _Check]]:
+        tracked = dict(tracked)  # advanced below for re-deliveries inside the batch
         fresh: list[tuple[SourceRecord, _Check]] = []
         for record, check in checked:
             if record.offset > tracked.get(record.position, -1):
                 fresh.append((record, check))
-                tracked[record.position] = record.offset  # re-delivery inside one batch
+                tracked[record.position] = record.offset
         return fresh
 
     def _check(self, record: SourceRecord) -> _Check:
