@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from typing import Final
 
 from agents.clocks import Clock, ClockConfigError, Targets, case_clock, orphan_clock
 from agents.milestones import Milestone, milestone_for_orphan_overdue, milestone_for_overdue
@@ -217,11 +218,21 @@ class SweepPacer:
         self._not_before = self.clock() + seconds * (1 - self.share) / self.share
 
 
+#: The lock that keeps the sweeps of several workers on one database apart. Two sweeps at once
+#: could write a clock read before the other sweep's newer one, and leave it stale.
+SWEEP_LOCK: Final = "clock-sweep"
+
+
 def sweep_now(sweeper: ClockSweeper, *, incremental: bool) -> SweepResult | None:
-    """One sweep at the current time (see `ClockSweeper.sweep`); a store fault is logged and
-    None returned, for a later retry."""
+    """One sweep at the current time (see `ClockSweeper.sweep`), unless another worker on the
+    same database is sweeping. None when no sweep ran: a store fault is logged, and either
+    way the next timer tick tries again."""
     try:
-        return sweeper.sweep(datetime.now(UTC), incremental=incremental)
+        with sweeper.store.exclusive(SWEEP_LOCK) as alone:
+            if not alone:
+                log.debug("clock sweep skipped: another worker is sweeping this database")
+                return None
+            return sweeper.sweep(datetime.now(UTC), incremental=incremental)
     except StoreError as error:
         log.warning("clock sweep skipped: %s", error)
         return None

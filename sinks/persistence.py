@@ -11,7 +11,9 @@ and the worker rebuilds events from them with the codec.
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -31,6 +33,19 @@ DUPLICATES = "duplicates"
 
 #: A source position: (topic, partition).
 TopicPartition = tuple[str, int]
+
+#: What `Store.exclusive` takes as a lock name (it becomes part of a file name on SQLite).
+LOCK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+
+
+def check_lock_name(name: str) -> str:
+    """`name` if it is a valid lock name, else `ValueError` saying what a name may hold."""
+    if not LOCK_NAME.fullmatch(name):
+        raise ValueError(
+            f"lock name {name!r}: use 1 to 40 lower case letters, digits and dashes, "
+            "starting with a letter"
+        )
+    return name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -227,6 +242,17 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def stats(self) -> Stats:
         """Counters over everything the worker has read."""
+
+    @abc.abstractmethod
+    def exclusive(self, name: str) -> AbstractContextManager[bool]:
+        """Try to take the lock `name` of this database for the `with` block; never waits.
+
+        Entering yields True when this caller now holds the lock, or False at once when
+        anyone else holds it: another worker process on the same database, or another
+        `with` block of this one. Leaving the block releases it, and so does the end of the
+        holder's process or connection, so a crashed holder never keeps it. `name` is a lower
+        case word (`LOCK_NAME`); each name is its own lock.
+        """
 
     @abc.abstractmethod
     def close(self) -> None:

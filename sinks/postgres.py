@@ -7,13 +7,17 @@ so that they see one snapshot.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Final
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Connection, Engine, create_engine, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import URL, make_url
 
 from sinks.errors import UnsupportedDatabaseUrl
+from sinks.persistence import check_lock_name
 from sinks.sql import SqlAlchemyStore
 
 #: Driver names accepted for PostgreSQL; the ones without a driver are mapped to psycopg 3.
@@ -32,6 +36,33 @@ class DatabaseStore(SqlAlchemyStore):
     @classmethod
     def from_url(cls, url: str) -> DatabaseStore:
         return cls(_engine(psycopg_url(make_url(url))), url, insert)
+
+    def _hold_migration_lock(self, connection: Connection) -> None:
+        # Until the transaction ends; a second migrator waits here, then finds the tables.
+        connection.execute(select(func.pg_advisory_xact_lock(advisory_key("migrate"))))
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        # A session advisory lock on a connection kept for the block: the server drops it
+        # with the session, so a crashed holder never keeps it. The lock is taken and given
+        # back outside any open transaction, so the held connection is idle, not idle in
+        # a transaction.
+        key = advisory_key(check_lock_name(name))
+        with self._connection(f"taking the {name} lock") as connection:
+            held = bool(connection.execute(select(func.pg_try_advisory_lock(key))).scalar())
+            connection.commit()
+            try:
+                yield held
+            finally:
+                if held:
+                    connection.execute(select(func.pg_advisory_unlock(key)))
+                    connection.commit()
+
+
+def advisory_key(name: str) -> int:
+    """The 64-bit advisory lock key of lock `name` (the same in every process)."""
+    digest = hashlib.sha256(f"casebus:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def psycopg_url(url: URL) -> URL:

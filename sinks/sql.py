@@ -160,7 +160,17 @@ class SqlAlchemyStore(Store):
     def migrate(self) -> None:
         with self._connection("migrating the status tables") as connection:
             connection.execution_options(**{WRITE_TRANSACTION: True})
-            upgrade_to_head(connection)
+            with connection.begin():
+                # Workers that start together on a new database would each create the
+                # tables, and all but one fail: they migrate one after the other instead.
+                self._hold_migration_lock(connection)
+                upgrade_to_head(connection)
+
+    def _hold_migration_lock(self, connection: Connection) -> None:
+        """Wait until this transaction alone may migrate, and keep that until it ends.
+
+        The writing transaction's own lock does it where that lock is taken up front (SQLite's
+        BEGIN IMMEDIATE); a backend whose transactions lock later takes a lock here."""
 
     def is_empty(self) -> bool:
         tables = (events, case_status, dead_letters, tracking, counters)

@@ -9,20 +9,26 @@ so they take the write lock up front instead of failing half-way through on a lo
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects.sqlite import insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool, StaticPool
 
 from sinks import sqlite_parts
-from sinks.errors import UnsupportedDatabaseUrl
-from sinks.sql import WRITE_TRANSACTION, SqlAlchemyStore
+from sinks.errors import StoreError, UnsupportedDatabaseUrl
+from sinks.persistence import check_lock_name
+from sinks.sql import WRITE_TRANSACTION, DialectInsert, SqlAlchemyStore
 
 #: How long a statement waits for another process's lock before the store reports it.
 BUSY_TIMEOUT_SECONDS: Final = 30
@@ -34,6 +40,10 @@ _SCHEMA_PROBLEMS: Final = ("no such table", "no such column", "has no column nam
 
 class DatabaseStore(SqlAlchemyStore):
     """The status tables in one SQLite file (`sqlite:///PATH`)."""
+
+    def __init__(self, engine: Engine, url: str, insert: Callable[[Table], DialectInsert]) -> None:
+        super().__init__(engine, url, insert)
+        self._memory_locks: dict[str, threading.Lock] = {}
 
     @classmethod
     def from_url(cls, url: str) -> DatabaseStore:
@@ -53,6 +63,36 @@ class DatabaseStore(SqlAlchemyStore):
     def is_file(self) -> bool:
         """Whether the database is a file (other processes can open it), not in memory."""
         return not _in_memory(self.engine.url)
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        # A lock file beside the database: the kernel drops a flock with its holder's file
+        # descriptor, so a crashed process never keeps it. An in-memory database belongs to
+        # this store alone, so a lock of the store's own does.
+        check_lock_name(name)
+        if not self.is_file:
+            lock = self._memory_locks.setdefault(name, threading.Lock())
+            held = lock.acquire(blocking=False)
+            try:
+                yield held
+            finally:
+                if held:
+                    lock.release()
+            return
+        path = f"{self.engine.url.database}.{name}.lock"
+        try:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            raise StoreError(f"taking the {name} lock of {self.display_url}: {error}") from error
+        try:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(descriptor)  # releases the flock
 
     def merge_parts(self, parts: Sequence[Path]) -> None:
         """Add the databases of a split replay's other parts to this one, in one transaction;
@@ -100,9 +140,26 @@ def _configure_connection(dbapi_connection: Any, _record: ConnectionPoolEntry) -
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor)
     finally:
         cursor.close()
+
+
+def _use_wal(cursor: sqlite3.Cursor) -> None:
+    # A database still in the rollback journal (a new file) turns to WAL only while no other
+    # connection uses it, and SQLite answers "locked" at once there instead of waiting out the
+    # busy timeout: workers opening a new database together wait for each other here.
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    delay = 0.01
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
 
 
 def _begin(connection: Connection) -> None:

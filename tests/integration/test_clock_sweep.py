@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from agents.clocks import Stage, Targets
-from agents.overdue import CASES_PER_PART, ClockSweeper
+from agents.overdue import CASES_PER_PART, SWEEP_LOCK, ClockSweeper, sweep_now
 from sinks.access import transaction
 from sinks.clock_table import (
     ClockRow,
@@ -17,6 +17,7 @@ from sinks.clock_table import (
     pending_generations,
     record_clocks,
 )
+from sinks.factory import create_store
 from sinks.persistence import Store
 from sinks.tables import case_clocks, milestones, pending_clocks
 from streams.events import QaOutcome
@@ -227,3 +228,15 @@ def test_every_sweep_records_when_it_ran(store: Store, sweeper: ClockSweeper) ->
     assert last_checked_at(store) == START
     sweeper.sweep(START + timedelta(hours=1), incremental=True)
     assert last_checked_at(store) == START + timedelta(hours=1)
+
+
+def test_no_sweep_runs_while_another_worker_sweeps(
+    store: Store, store_url: str, sweeper: ClockSweeper
+) -> None:
+    with create_store(store_url) as other_worker, other_worker.exclusive(SWEEP_LOCK) as held:
+        assert held is True
+        assert sweep_now(sweeper, incremental=False) is None
+        assert (last_checked_at(store), load_clocks(store)) == (None, [])
+    result = sweep_now(sweeper, incremental=False)
+    assert result is not None and result.cases == 3
+    assert last_checked_at(store) is not None

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -124,6 +128,32 @@ def test_migrate_twice_keeps_the_data(store: Store) -> None:
     store.commit(batch(new_events=[stored_event()]))
     store.migrate()
     assert not store.is_empty()
+
+
+_MIGRATE_AT = """
+import sys, time
+from sinks.factory import create_store
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+with create_store(sys.argv[1]) as store:
+    store.migrate()
+"""
+
+
+def test_workers_starting_together_on_a_new_database_all_migrate_it(store_url: str) -> None:
+    at = str(time.time() + 3)  # the same moment for every process, once each has imported
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _MIGRATE_AT, store_url, at],
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).parents[2],
+        )
+        for _ in range(3)
+    ]
+    failures = [w.stderr.read() for w in workers if w.wait(timeout=120) != 0 and w.stderr]
+    assert failures == []
+    with create_store(store_url) as store:
+        assert store.is_empty()
 
 
 def test_unmigrated_database_is_a_store_error_not_unavailability(store_url: str) -> None:
@@ -375,6 +405,77 @@ def test_orphans_are_held_events_of_unregistered_cases(store: Store) -> None:
         )
     )
     assert store.orphans() == [orphan]
+
+
+# -- locks between processes ----------------------------------------------------------------
+
+
+@pytest.fixture
+def other(store_url: str, store: Store) -> Iterator[Store]:
+    """A second store on the same database, as another worker process would hold."""
+    with create_store(store_url) as second:
+        yield second
+
+
+def test_a_lock_has_one_holder_at_a_time(store: Store, other: Store) -> None:
+    with store.exclusive("clocks") as first:
+        with other.exclusive("clocks") as second:
+            assert (first, second) == (True, False)
+        with store.exclusive("clocks") as again_here:
+            assert again_here is False
+    with other.exclusive("clocks") as after_release:
+        assert after_release is True
+
+
+def test_locks_of_different_names_do_not_exclude_each_other(store: Store, other: Store) -> None:
+    with store.exclusive("clocks") as clocks, other.exclusive("delivery") as delivery:
+        assert (clocks, delivery) == (True, True)
+
+
+def test_a_lock_is_released_when_its_block_raises(store: Store, other: Store) -> None:
+    with pytest.raises(RuntimeError), store.exclusive("clocks"):
+        raise RuntimeError("the sweep failed")
+    with other.exclusive("clocks") as held:
+        assert held is True
+
+
+_HOLD_LOCK = """
+import sys, time
+from sinks.factory import create_store
+with create_store(sys.argv[1]).exclusive("clocks") as held:
+    print("held" if held else "refused", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_killed_holder_does_not_keep_its_lock(store_url: str, other: Store) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, store_url],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "held"
+        with other.exclusive("clocks") as while_alive:
+            assert while_alive is False
+    finally:
+        holder.kill()
+        holder.wait()
+    deadline = time.monotonic() + 10
+    while True:
+        with other.exclusive("clocks") as after_kill:
+            if after_kill:
+                break
+        assert time.monotonic() < deadline, "the lock was still held 10 s after its holder died"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("name", ["", "Clocks", "../clocks", "clocks lock", "x" * 41])
+def test_a_lock_name_that_could_not_be_a_file_name_part_is_refused(store: Store, name: str) -> None:
+    with pytest.raises(ValueError, match="lock name"), store.exclusive(name):
+        pass
 
 
 # -- unreachable databases ------------------------------------------------------------------

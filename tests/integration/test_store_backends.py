@@ -31,6 +31,24 @@ def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Pa
     }
 
 
+def test_a_sqlite_lock_file_lies_beside_the_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'casebus.db'}"
+    with create_store(url) as store, store.exclusive("clocks") as held:
+        assert held is True
+        assert (tmp_path / "casebus.db.clocks.lock").exists()
+
+
+def test_an_in_memory_sqlite_store_has_locks_of_its_own() -> None:
+    with create_store("sqlite://") as store, create_store("sqlite://") as unrelated:
+        with store.exclusive("clocks") as first, store.exclusive("clocks") as second:
+            assert (first, second) == (True, False)
+            # Another in-memory database is another database, with its own locks.
+            with unrelated.exclusive("clocks") as elsewhere:
+                assert elsewhere is True
+        with store.exclusive("clocks") as after_release:
+            assert after_release is True
+
+
 def test_postgres_store_survives_its_connections_being_killed(fresh_postgres_url: str) -> None:
     with create_store(fresh_postgres_url) as store:
         store.migrate()
