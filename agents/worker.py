@@ -36,7 +36,7 @@ from sinks.notify_config import NotifyConfig, load_notify_config
 from sinks.outbox import Outbox
 from sinks.persistence import Store
 from streams.admin import ensure_topics
-from streams.group_offsets import rewind_group
+from streams.group_offsets import GroupRewindError, rewind_group
 from streams.records import SourceRecord, timestamp_from_millis
 from streams.topics import Topics
 
@@ -276,9 +276,16 @@ def run_worker(settings: Settings, loglevel: str = "info") -> int:
     store = create_store(settings.database_url)
     try:
         _wait_for_store(store)
-        moved = rewind_group(
-            bootstrap, settings.app_id, topics.all_ingest, store.tracked_offsets(settings.app_id)
-        )
+        try:
+            moved = rewind_group(
+                bootstrap,
+                settings.app_id,
+                topics.all_ingest,
+                lambda: store.tracked_offsets(settings.app_id),
+            )
+        except GroupRewindError as error:
+            log.error("%s", error)
+            return 1
         if moved:
             log.warning("resuming from the status database's positions: %s", moved)
         publisher = Publisher(bootstrap)
