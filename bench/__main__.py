@@ -1,7 +1,8 @@
 """`make bench`: the pipeline against the raw limits of the same machine, in the same run.
 
     .venv/bin/python -m bench [--events N] [--rate R] [--latency-seconds S]
-                              [--backends sqlite,postgresql] [--memory-events M] [--json FILE]
+                              [--backends sqlite,postgresql] [--group-workers W]
+                              [--memory-events M] [--json FILE]
 
 Starts its own one-node broker (or uses `CASEBUS_KAFKA_BOOTSTRAP`) and, for PostgreSQL, a
 throwaway cluster. Prints a table and writes JSON (default `bench/results/latest.json`).
@@ -86,6 +87,12 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--latency-seconds", type=int, default=30)
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--group-workers",
+        type=int,
+        default=3,
+        help="worker processes of the group pipeline, one per partition number (0: skip it)",
+    )
     parser.add_argument("--memory-events", type=int, default=0, help="e.g. 1000000")
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "latest.json")
     args = parser.parse_args()
@@ -120,6 +127,14 @@ def main() -> int:
                 )
                 results[f"worker_rss_mib_{backend}"] = round(run.rss_mib_at[args.events], 1)
                 _say(f"pipeline {backend}: {run.rate.per_second:,.0f}/s")
+                if args.group_workers > 1:
+                    group = pipeline.pipeline(
+                        bootstrap, topics, next(urls), args.events, workers=args.group_workers
+                    )
+                    name = f"pipeline_{backend}_{args.group_workers}_workers"
+                    results[f"{name}_eps"] = round(group.rate.per_second)
+                    results[f"{name}_vs_bare"] = round(group.rate.per_second / bare.per_second, 3)
+                    _say(f"{name}: {group.rate.per_second:,.0f}/s")
                 lat_topics = pipeline.fresh_topics(bootstrap)
                 latencies = pipeline.latency(
                     bootstrap, lat_topics, next(urls), args.rate, args.latency_seconds

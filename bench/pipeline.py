@@ -173,6 +173,7 @@ def start_worker(
         "CASEBUS_DATABASE_URL": database_url,
         "CASEBUS_HOME": str(home),
     }
+    home.mkdir(parents=True, exist_ok=True)
     log = (home / "worker.log").open("wb")
     return subprocess.Popen(
         [
@@ -205,20 +206,28 @@ def pipeline(
     total: int,
     rss_marks: Iterable[int] = (),
     timeout_s: float = 3600,
+    workers: int = 1,
 ) -> PipelineRun:
-    """The real worker from first record stored to last status row committed."""
+    """The real worker from first record stored to last status row committed; with `workers`
+    above 1, that many worker processes in one group on the one database. The resident sizes
+    are the first worker's."""
     marks = sorted(rss_marks)
     rss: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="casebus-bench-") as home:
-        worker = start_worker(bootstrap, topics, database_url, Path(home))
+        started = [
+            start_worker(bootstrap, topics, database_url, Path(home) / f"worker-{n}")
+            for n in range(workers)
+        ]
+        worker = started[0]
         try:
             first_at = None
             first_count = 0
             deadline = time.monotonic() + timeout_s
             consumed = 0
             while consumed < total:
-                if worker.poll() is not None:
-                    raise RuntimeError(f"worker exited with {worker.returncode}; see its log")
+                for each in started:
+                    if each.poll() is not None:
+                        raise RuntimeError(f"worker exited with {each.returncode}; see its log")
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"pipeline consumed only {consumed} of {total}")
                 time.sleep(0.1)
@@ -231,7 +240,8 @@ def pipeline(
             rate = Rate(total - first_count, time.perf_counter() - first_at)
             rss[total] = _rss_mib(worker.pid)
         finally:
-            stop_worker(worker)
+            for each in started:
+                stop_worker(each)
     return PipelineRun(rate, rss)
 
 
