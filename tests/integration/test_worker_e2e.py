@@ -14,17 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from agents.model import Disposition
 from sinks.factory import create_store
-from sinks.postgres import psycopg_url
 from streams.admin import ensure_topics
 from streams.topics import Topics
 from tests.corpus import Corpus, build_corpus
 from tests.integration.worker_harness import (
     Produced,
+    fresh_database,
     produce,
     read_topic,
     run_cli,
@@ -47,18 +45,6 @@ class WorkerRun:
     bootstrap: str
     exit_code: int
     stop_seconds: float
-
-
-def fresh_database(server_url: str) -> str:
-    server = psycopg_url(make_url(server_url))
-    name = f"casebus_e2e_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    return server.set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -23,9 +23,9 @@ from sinks.factory import create_store
 from streams.admin import ensure_topics
 from streams.topics import Topics
 from tests.corpus import Corpus, build_corpus
-from tests.integration.test_worker_e2e import fresh_database
 from tests.integration.worker_harness import (
     DEADLINE_S,
+    fresh_database,
     produce,
     read_topic,
     start_worker,

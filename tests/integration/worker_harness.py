@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +16,13 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from sinks.errors import StoreError
 from sinks.factory import create_store
 from sinks.persistence import Stats
+from sinks.postgres import psycopg_url
 from streams import codec
 from streams.topics import Topics
 from tests.corpus import CorpusRecord
@@ -56,6 +60,18 @@ def produce(bootstrap: str, topics: Topics, records: Sequence[CorpusRecord]) -> 
     return [
         Produced(r, m.topic, m.partition, m.offset) for r, m in zip(records, metadata, strict=True)
     ]
+
+
+def fresh_database(server_url: str) -> str:
+    server = psycopg_url(make_url(server_url))
+    name = f"casebus_e2e_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return server.set(database=name).render_as_string(hide_password=False)
 
 
 def worker_env(bootstrap: str, prefix: str, database_url: str, home: Path) -> dict[str, str]:
