@@ -149,6 +149,20 @@ def main() -> int:
                     f"{results[f'latency_{backend}_p50_ms']} ms, p99 "
                     f"{results[f'latency_{backend}_p99_ms']} ms"
                 )
+                if args.group_workers > 1:
+                    name = f"latency_{backend}_{args.group_workers}_workers"
+                    latencies = pipeline.latency(
+                        bootstrap,
+                        pipeline.fresh_topics(bootstrap),
+                        next(urls),
+                        args.rate,
+                        args.latency_seconds,
+                        workers=args.group_workers,
+                    )
+                    results[f"{name}_p50_ms"] = round(pipeline.percentile(latencies, 0.5), 1)
+                    results[f"{name}_p99_ms"] = round(pipeline.percentile(latencies, 0.99), 1)
+                    p50, p99 = results[f"{name}_p50_ms"], results[f"{name}_p99_ms"]
+                    _say(f"{name}: p50 {p50} ms, p99 {p99} ms")
 
         # As shipped (split into processes for a log this size), and in one process.
         for name, jobs in (("replay_sqlite_eps", None), ("replay_sqlite_one_process_eps", 1)):

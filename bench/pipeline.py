@@ -26,6 +26,7 @@ from bench.workload import Produced, generate
 from streams.admin import ensure_topics
 from streams.codec import decode_record
 from streams.events import event_type
+from streams.group_offsets import group_assignments
 from streams.topics import Topics
 
 #: The benchmarked worker's log level; `info` logs each batch's timings to its log file.
@@ -246,17 +247,29 @@ def pipeline(
 
 
 def latency(
-    bootstrap: str, topics: Topics, database_url: str, rate: int, seconds: int
+    bootstrap: str,
+    topics: Topics,
+    database_url: str,
+    rate: int,
+    seconds: int,
+    workers: int = 1,
 ) -> list[float]:
     """Publish-to-status latencies (ms) at a fixed offered rate: from the send of an event
     to the arrival of the CaseStatusChanged it caused (published with the batch's commit).
+    With `workers` above 1, that many worker processes in one group, measured once the group
+    has settled (a rebalance during the run would stall every partition for its length).
 
     The status topic is read by its own thread while the events are sent, positioned at its
     end before the first send, so an arrival is timed when it happens."""
     items = list(generate(rate * seconds, seed=7))
     with tempfile.TemporaryDirectory(prefix="casebus-bench-") as home:
-        worker = start_worker(bootstrap, topics, database_url, Path(home))
+        started = [
+            start_worker(bootstrap, topics, database_url, Path(home) / f"worker-{n}")
+            for n in range(workers)
+        ]
         try:
+            if workers > 1:
+                _wait_for_group(bootstrap, f"casebus-{topics.prefix}", workers)
             warm = items.pop(0)
             produce(bootstrap, topics, [warm])
             while _consumed(database_url) < 1:
@@ -267,8 +280,20 @@ def latency(
                 time.sleep(1.0)  # the last status changes are published just before commit
                 arrived = arrivals.snapshot()
         finally:
-            stop_worker(worker)
+            for worker in started:
+                stop_worker(worker)
     return sorted((arrived[i] - sent[i]) * 1000 for i in arrived if i in sent)
+
+
+def _wait_for_group(bootstrap: str, group: str, members: int, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = group_assignments(bootstrap, group)
+        if found is not None and len(found) == members and all(found):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"group {group} did not settle with {members} members")
+        time.sleep(0.5)
 
 
 class _StatusArrivals:

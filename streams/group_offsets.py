@@ -80,6 +80,28 @@ def _alter(admin: KafkaAdminClient, group: str, moved: Mapping[tuple[str, int], 
         )
 
 
+def group_assignments(bootstrap: str, group: str) -> list[frozenset[tuple[str, int]]] | None:
+    """Each member's partitions, as (topic, partition) pairs, once `group` is stable (every
+    member has its share); None while it is not, or while the broker has no coordinator yet."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="casebus-group-members")
+    try:
+        described = admin.describe_groups([group])[group]
+    except (CoordinatorNotAvailableError, CoordinatorLoadInProgressError, NotCoordinatorError):
+        return None  # a new cluster creates its group coordinator on first use
+    finally:
+        admin.close()
+    if described["group_state"] != "Stable":
+        return None
+    return [
+        frozenset(
+            (assigned["topic"], partition)
+            for assigned in member["member_assignment"]["assigned_partitions"]
+            for partition in assigned["partitions"]
+        )
+        for member in described["members"]
+    ]
+
+
 class GroupRewindError(Exception):
     """The group's offsets are beyond the store's and could not be moved back."""
 

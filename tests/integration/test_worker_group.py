@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from kafka import KafkaAdminClient
-from kafka.errors import CoordinatorLoadInProgressError, CoordinatorNotAvailableError
 
 from infra.config import Settings
 from sinks.factory import create_store
 from streams.admin import ensure_topics
+from streams.group_offsets import group_assignments
 from streams.topics import Topics
 from tests.corpus import Corpus, build_corpus
 from tests.integration.worker_harness import (
@@ -54,31 +53,10 @@ class GroupRun:
     exit_codes: list[int]
 
 
-def _assignments(bootstrap: str, group: str) -> list[Assignment] | None:
-    """Each member's partitions once the group is stable, else None."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="casebus-test-group")
-    try:
-        described = admin.describe_groups([group])[group]
-    except (CoordinatorNotAvailableError, CoordinatorLoadInProgressError):
-        return None  # a new broker creates its group coordinator on first use
-    finally:
-        admin.close()
-    if described["group_state"] != "Stable":
-        return None
-    return [
-        frozenset(
-            (assigned["topic"], partition)
-            for assigned in member["member_assignment"]["assigned_partitions"]
-            for partition in assigned["partitions"]
-        )
-        for member in described["members"]
-    ]
-
-
 def _wait_for_members(bootstrap: str, group: str, count: int, logs: list[Path]) -> list[Assignment]:
     deadline = time.monotonic() + DEADLINE_S
     while time.monotonic() < deadline:
-        found = _assignments(bootstrap, group)
+        found = group_assignments(bootstrap, group)
         if found is not None and len(found) == count and all(found):
             return found
         time.sleep(0.5)
