@@ -23,6 +23,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from sqlalchemy import create_engine, text
 
 from bench.workload import Produced, generate
+from infra.config import Settings
 from streams.admin import ensure_topics
 from streams.codec import decode_record
 from streams.events import event_type
@@ -191,6 +192,15 @@ def start_worker(
     )
 
 
+def start_workers(
+    bootstrap: str, topics: Topics, database_url: str, home: Path, count: int
+) -> list[subprocess.Popen[bytes]]:
+    """`count` workers of one group on one database, each with its own home under `home`."""
+    return [
+        start_worker(bootstrap, topics, database_url, home / f"worker-{n}") for n in range(count)
+    ]
+
+
 def stop_worker(worker: subprocess.Popen[bytes]) -> None:
     worker.send_signal(signal.SIGTERM)
     try:
@@ -215,10 +225,7 @@ def pipeline(
     marks = sorted(rss_marks)
     rss: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="casebus-bench-") as home:
-        started = [
-            start_worker(bootstrap, topics, database_url, Path(home) / f"worker-{n}")
-            for n in range(workers)
-        ]
+        started = start_workers(bootstrap, topics, database_url, Path(home), workers)
         worker = started[0]
         try:
             first_at = None
@@ -263,13 +270,11 @@ def latency(
     end before the first send, so an arrival is timed when it happens."""
     items = list(generate(rate * seconds, seed=7))
     with tempfile.TemporaryDirectory(prefix="casebus-bench-") as home:
-        started = [
-            start_worker(bootstrap, topics, database_url, Path(home) / f"worker-{n}")
-            for n in range(workers)
-        ]
+        started = start_workers(bootstrap, topics, database_url, Path(home), workers)
         try:
             if workers > 1:
-                _wait_for_group(bootstrap, f"casebus-{topics.prefix}", workers)
+                group = Settings(Path(home), topics.prefix, database_url, bootstrap).app_id
+                _wait_for_group(bootstrap, group, workers)
             warm = items.pop(0)
             produce(bootstrap, topics, [warm])
             while _consumed(database_url) < 1:

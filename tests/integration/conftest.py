@@ -8,18 +8,15 @@ possible the tests fail with the reason: PostgreSQL is a required backend, never
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from infra.postgres import PostgresError, throwaway_postgres
 from sinks.factory import create_store
 from sinks.persistence import Store
-from sinks.postgres import psycopg_url
+from tests.integration.databases import create_postgres_database, drop_postgres_database
 
 POSTGRES_URL_VARIABLE = "CASEBUS_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", "postgresql"]
@@ -46,17 +43,9 @@ def postgres_server_url() -> Iterator[str]:
 @pytest.fixture
 def fresh_postgres_url(postgres_server_url: str) -> Iterator[str]:
     """A new, empty database on the test server, dropped after the test."""
-    server = psycopg_url(make_url(postgres_server_url))
-    name = f"casebus_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield server.set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    url = create_postgres_database(postgres_server_url, "casebus_test")
+    yield url
+    drop_postgres_database(postgres_server_url, url)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -22,13 +22,13 @@ from streams.topics import Topics
 from tests.corpus import Corpus, build_corpus
 from tests.integration.worker_harness import (
     Produced,
-    fresh_database,
     produce,
     read_topic,
     run_cli,
     start_worker,
     stop_worker,
     wait_for,
+    worker_database,
     worker_env,
 )
 
@@ -52,10 +52,7 @@ def run(
     request: pytest.FixtureRequest, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerRun]:
     home = tmp_path_factory.mktemp(f"e2e-{request.param}")
-    if request.param == "sqlite":
-        database_url = f"sqlite:///{home / 'casebus.db'}"
-    else:
-        database_url = fresh_database(request.getfixturevalue("postgres_server_url"))
+    database_url = worker_database(request, home)
     topics = Topics(f"e2e{uuid.uuid4().hex[:10]}")
     ensure_topics(kafka_bootstrap, topics)
     corpus = build_corpus()

@@ -24,13 +24,13 @@ from streams.topics import Topics
 from tests.corpus import Corpus, build_corpus
 from tests.integration.worker_harness import (
     DEADLINE_S,
-    fresh_database,
     produce,
     read_topic,
     start_worker,
     stop_worker,
     tail,
     wait_for,
+    worker_database,
     worker_env,
 )
 
@@ -71,10 +71,7 @@ def run(
     request: pytest.FixtureRequest, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GroupRun]:
     home = tmp_path_factory.mktemp(f"group-{request.param}")
-    if request.param == "sqlite":
-        database_url = f"sqlite:///{home / 'casebus.db'}"
-    else:
-        database_url = fresh_database(request.getfixturevalue("postgres_server_url"))
+    database_url = worker_database(request, home)
     topics = Topics(f"grp{uuid.uuid4().hex[:10]}")
     ensure_topics(kafka_bootstrap, topics)
     logs = [home / f"worker-{n}.log" for n in range(WORKERS)]

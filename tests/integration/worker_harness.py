@@ -7,25 +7,23 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from sinks.errors import StoreError
 from sinks.factory import create_store
 from sinks.persistence import Stats
-from sinks.postgres import psycopg_url
 from streams import codec
 from streams.topics import Topics
 from tests.corpus import CorpusRecord
+from tests.integration.databases import create_postgres_database
 
 REPO = Path(__file__).resolve().parent.parent.parent
 DEADLINE_S = 120.0
@@ -62,16 +60,12 @@ def produce(bootstrap: str, topics: Topics, records: Sequence[CorpusRecord]) -> 
     ]
 
 
-def fresh_database(server_url: str) -> str:
-    server = psycopg_url(make_url(server_url))
-    name = f"casebus_e2e_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    return server.set(database=name).render_as_string(hide_password=False)
+def worker_database(request: pytest.FixtureRequest, home: Path) -> str:
+    """A new database of the backend `request.param` names: a SQLite file in `home`, or a
+    database on the PostgreSQL test server (kept for the run's own fixtures to read)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{home / 'casebus.db'}"
+    return create_postgres_database(request.getfixturevalue("postgres_server_url"), "casebus_e2e")
 
 
 def worker_env(bootstrap: str, prefix: str, database_url: str, home: Path) -> dict[str, str]:
