@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 from uuid import UUID
@@ -17,7 +18,6 @@ from alembic.util.exc import CommandError
 from sqlalchemy import (
     Connection,
     Engine,
-    Row,
     Table,
     bindparam,
     exists,
@@ -40,9 +40,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from agents.model import CaseStatus, Disposition, RejectReason, StatusRow
 from sinks.bulk import bulk_insert, bulk_upsert
+from sinks.bulk_select import select_in
 from sinks.errors import StoreError, StoreIntegrityError, StoreUnavailable
 from sinks.migrate import upgrade_to_head
-from sinks.notification_rows import insert_notifications, recorded_keys
+from sinks.notification_rows import insert_notifications
 from sinks.persistence import (
     CONSUMED,
     DUPLICATES,
@@ -56,7 +57,15 @@ from sinks.persistence import (
     StoredEvent,
     TopicPartition,
 )
-from sinks.tables import case_status, counters, dead_letters, events, pending_clocks, tracking
+from sinks.tables import (
+    case_status,
+    counters,
+    dead_letters,
+    events,
+    milestones,
+    pending_clocks,
+    tracking,
+)
 from streams.events import CancerType, EventType
 
 #: Execution option that marks a connection's transaction as a writing one.
@@ -224,10 +233,12 @@ class SqlAlchemyStore(Store):
             self._change_dispositions(conn, batch.disposition_changes)
             self._upsert_status_rows(conn, batch.status_rows)
             self._insert_dead_letters(conn, batch.dead_letters)
-            self._add_counters(conn, batch.counter_deltas)
             self._advance_tracking(conn, batch.consumer, batch.offsets)
             insert_notifications(conn, batch.notifications, datetime.now(UTC))
             self._mark_clocks_pending(conn, batch.new_events)
+            # Last: every worker of a group adds to the same counter rows, and on PostgreSQL
+            # the row locks taken here hold the other workers' commits until this one ends.
+            self._add_counters(conn, batch.counter_deltas)
 
     def _insert_events(self, conn: Connection, new_events: Sequence[StoredEvent]) -> None:
         bulk_insert(conn.dialect, events, EVENT_COLUMNS).execute(
@@ -380,12 +391,10 @@ def _tracked_offsets(conn: Connection, consumer: str) -> dict[TopicPartition, in
 
 
 def _known_digests(conn: Connection, event_ids: Collection[UUID]) -> dict[UUID, str]:
+    query = select_in(conn.dialect, events, ("event_id", "content_digest"), "event_id")
     found: dict[UUID, str] = {}
     for chunk in in_list_chunks(set(event_ids)):
-        query = select(events.c.event_id, events.c.content_digest).where(
-            events.c.event_id.in_(chunk)
-        )
-        found.update({row.event_id: row.content_digest for row in conn.execute(query).all()})
+        found.update(query.rows(conn, _bound_uuids(conn, chunk)))
     return found
 
 
@@ -394,28 +403,34 @@ def _load_cases(conn: Connection, case_ids: Collection[str]) -> dict[str, CaseRe
     wanted = set(case_ids)
     stored: dict[str, list[StoredEvent]] = {case_id: [] for case_id in wanted}
     statuses: dict[str, StatusRow] = {}
-    keys: dict[str, set[str]] = {}
+    keys: dict[str, set[str]] = {case_id: set() for case_id in wanted}
+    dialect = conn.dialect
+    event_query = select_in(dialect, events, STORED_EVENT_COLUMNS, "case_id", _CASE_ORDER)
+    status_query = select_in(dialect, case_status, STATUS_COLUMNS, "case_id")
+    key_query = select_in(dialect, milestones, ("case_id", "key"), "case_id")
     for chunk in in_list_chunks(wanted):
-        event_query = (
-            select(events)
-            .where(events.c.case_id.in_(chunk))
-            .order_by(events.c.case_id, events.c.occurred_at, events.c.event_id)
-        )
-        # `.all()` fetches the rows in one driver call; iterating fetches them one at a time.
-        for row in conn.execute(event_query).all():
-            stored[row.case_id].append(_stored_event(row))
-        status_query = select(case_status).where(case_status.c.case_id.in_(chunk))
-        statuses.update({row.case_id: _status_row(row) for row in conn.execute(status_query).all()})
-        keys.update(recorded_keys(conn, chunk))
+        for values in event_query.rows(conn, chunk):
+            stored[values[1]].append(_stored_event(values))
+        for values in status_query.rows(conn, chunk):
+            statuses[values[0]] = _status_row(values)
+        for case_id, key in key_query.rows(conn, chunk):
+            keys[case_id].add(key)
     return {
         case_id: CaseRecord(
-            case_id,
-            tuple(stored[case_id]),
-            statuses.get(case_id),
-            frozenset(keys.get(case_id, ())),
+            case_id, tuple(stored[case_id]), statuses.get(case_id), frozenset(keys[case_id])
         )
         for case_id in wanted
     }
+
+
+def _bound_uuids(conn: Connection, ids: Sequence[UUID]) -> list[Any]:
+    """`ids` as the driver binds them for a `Uuid` column."""
+    process = events.c.event_id.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return list(ids) if process is None else [process(event_id) for event_id in ids]
+
+
+#: A case's events in the order `CaseRecord.events` promises.
+_CASE_ORDER: Final = ("case_id", "occurred_at", "event_id")
 
 
 def _event_row(event: StoredEvent) -> tuple[Any, ...]:
@@ -437,23 +452,49 @@ def _event_row(event: StoredEvent) -> tuple[Any, ...]:
     )
 
 
-def _stored_event(row: Row[Any]) -> StoredEvent:
+#: The columns of a `StoredEvent`, in the order of its fields and of the table.
+STORED_EVENT_COLUMNS: Final = tuple(f.name for f in fields(StoredEvent))
+_EVENT_TYPES: Final = {t.value: t for t in EventType}
+_DISPOSITIONS: Final = {d.value: d for d in Disposition}
+
+
+def _stored_event(values: Sequence[Any]) -> StoredEvent:
+    """The event of `values`, a row of `STORED_EVENT_COLUMNS` (or of the whole table)."""
+    (
+        event_id,
+        case_id,
+        kind,
+        site_id,
+        occurred_at,
+        disposition,
+        reason,
+        digest,
+        topic,
+        partition,
+        offset,
+        broker_timestamp,
+        raw,
+        key,
+    ) = values[:_STORED_EVENT_WIDTH]
     return StoredEvent(
-        event_id=row.event_id,
-        case_id=row.case_id,
-        event_type=EventType(row.event_type),
-        site_id=row.site_id,
-        occurred_at=row.occurred_at,
-        disposition=Disposition(row.disposition),
-        reason=row.reason,
-        content_digest=row.content_digest,
-        topic=row.topic,
-        partition=row.partition,
-        offset=row.offset,
-        broker_timestamp=row.broker_timestamp,
-        raw=bytes(row.raw),
-        key=None if row.key is None else bytes(row.key),
+        event_id=event_id,
+        case_id=case_id,
+        event_type=_EVENT_TYPES.get(kind) or EventType(kind),
+        site_id=site_id,
+        occurred_at=occurred_at,
+        disposition=_DISPOSITIONS.get(disposition) or Disposition(disposition),
+        reason=reason,
+        content_digest=digest,
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        broker_timestamp=broker_timestamp,
+        raw=raw if type(raw) is bytes else bytes(raw),
+        key=key if key is None or type(key) is bytes else bytes(key),
     )
+
+
+_STORED_EVENT_WIDTH: Final = len(STORED_EVENT_COLUMNS)
 
 
 def _add_to_rows(
@@ -474,18 +515,31 @@ def _status_values(row: StatusRow) -> tuple[Any, ...]:
     return tuple(record[name] for name in STATUS_COLUMNS)
 
 
-def _status_row(row: Row[Any]) -> StatusRow:
+def _status_row(values: Sequence[Any]) -> StatusRow:
+    """The status row of `values`, a row of `STATUS_COLUMNS`."""
+    (
+        case_id,
+        site_id,
+        cancer_type,
+        status,
+        registered_at,
+        first_sample_received_at,
+        qa_passed_at,
+        review_completed_at,
+        samples_received,
+        qa_failures,
+    ) = values
     return StatusRow(
-        case_id=row.case_id,
-        site_id=row.site_id,
-        cancer_type=CancerType(row.cancer_type),
-        status=CaseStatus(row.status),
-        registered_at=row.registered_at,
-        first_sample_received_at=row.first_sample_received_at,
-        qa_passed_at=row.qa_passed_at,
-        review_completed_at=row.review_completed_at,
-        samples_received=row.samples_received,
-        qa_failures=row.qa_failures,
+        case_id=case_id,
+        site_id=site_id,
+        cancer_type=CancerType(cancer_type),
+        status=CaseStatus(status),
+        registered_at=registered_at,
+        first_sample_received_at=first_sample_received_at,
+        qa_passed_at=qa_passed_at,
+        review_completed_at=review_completed_at,
+        samples_received=samples_received,
+        qa_failures=qa_failures,
     )
 
 
