@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from agents.milestones import Milestone
 from sinks.bulk import bulk_insert
+from sinks.bulk_select import select_in
 from sinks.notify_config import NotifyConfig, Recipient
 from sinks.tables import milestones, notification_outbox
 
@@ -71,13 +72,14 @@ def insert_notifications(
 
 
 def recorded_keys(conn: Connection, case_ids: Collection[str]) -> dict[str, set[str]]:
-    """The milestone keys already recorded for each of `case_ids`."""
+    """The milestone keys already recorded for each of `case_ids` (few enough for one
+    `IN (...)` list)."""
     found: dict[str, set[str]] = {case_id: set() for case_id in case_ids}
-    query = select(milestones.c.case_id, milestones.c.key).where(
-        milestones.c.case_id.in_(list(case_ids))
-    )
-    for row in conn.execute(query).all():
-        found[row.case_id].add(row.key)
+    if not found:
+        return found
+    query = select_in(conn.dialect, milestones, ("case_id", "key"), "case_id")
+    for case_id, key in query.rows(conn, list(found)):
+        found[case_id].add(key)
     return found
 
 

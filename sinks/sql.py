@@ -43,7 +43,7 @@ from sinks.bulk import bulk_insert, bulk_upsert
 from sinks.bulk_select import select_in
 from sinks.errors import StoreError, StoreIntegrityError, StoreUnavailable
 from sinks.migrate import upgrade_to_head
-from sinks.notification_rows import insert_notifications
+from sinks.notification_rows import insert_notifications, recorded_keys
 from sinks.persistence import (
     CONSUMED,
     DUPLICATES,
@@ -62,7 +62,6 @@ from sinks.tables import (
     counters,
     dead_letters,
     events,
-    milestones,
     pending_clocks,
     tracking,
 )
@@ -403,18 +402,16 @@ def _load_cases(conn: Connection, case_ids: Collection[str]) -> dict[str, CaseRe
     wanted = set(case_ids)
     stored: dict[str, list[StoredEvent]] = {case_id: [] for case_id in wanted}
     statuses: dict[str, StatusRow] = {}
-    keys: dict[str, set[str]] = {case_id: set() for case_id in wanted}
+    keys: dict[str, set[str]] = {}
     dialect = conn.dialect
     event_query = select_in(dialect, events, STORED_EVENT_COLUMNS, "case_id", _CASE_ORDER)
     status_query = select_in(dialect, case_status, STATUS_COLUMNS, "case_id")
-    key_query = select_in(dialect, milestones, ("case_id", "key"), "case_id")
     for chunk in in_list_chunks(wanted):
         for values in event_query.rows(conn, chunk):
             stored[values[1]].append(_stored_event(values))
         for values in status_query.rows(conn, chunk):
             statuses[values[0]] = _status_row(values)
-        for case_id, key in key_query.rows(conn, chunk):
-            keys[case_id].add(key)
+        keys.update(recorded_keys(conn, chunk))
     return {
         case_id: CaseRecord(
             case_id, tuple(stored[case_id]), statuses.get(case_id), frozenset(keys[case_id])
@@ -516,31 +513,11 @@ def _status_values(row: StatusRow) -> tuple[Any, ...]:
 
 
 def _status_row(values: Sequence[Any]) -> StatusRow:
-    """The status row of `values`, a row of `STATUS_COLUMNS`."""
-    (
-        case_id,
-        site_id,
-        cancer_type,
-        status,
-        registered_at,
-        first_sample_received_at,
-        qa_passed_at,
-        review_completed_at,
-        samples_received,
-        qa_failures,
-    ) = values
-    return StatusRow(
-        case_id=case_id,
-        site_id=site_id,
-        cancer_type=CancerType(cancer_type),
-        status=CaseStatus(status),
-        registered_at=registered_at,
-        first_sample_received_at=first_sample_received_at,
-        qa_passed_at=qa_passed_at,
-        review_completed_at=review_completed_at,
-        samples_received=samples_received,
-        qa_failures=qa_failures,
-    )
+    """The status row of `values`, a row of `STATUS_COLUMNS` (the fields of `StatusRow`)."""
+    row: dict[str, Any] = dict(zip(STATUS_COLUMNS, values, strict=True))
+    row["cancer_type"] = CancerType(row["cancer_type"])
+    row["status"] = CaseStatus(row["status"])
+    return StatusRow(**row)
 
 
 DEAD_LETTER_COLUMNS: Final = (
