@@ -20,23 +20,73 @@ method it relies on is still the one it was written against.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import heapq
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from inspect import iscoroutine
+from operator import itemgetter
 from typing import Any, Final
 
 import faust
+from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka as aiokafka_driver
-from faust.types import TopicT
-from faust.types.transports import TransportT
+from faust.types import TP, TopicT
+from faust.types.transports import SchedulingStrategyT, TransportT
 from mode.services import WaitArgT, WaitResults
 from mode.utils.times import Seconds
+
+from agents.fetch_alignment import TimeAligner, order_key
 
 #: How often a consumer whose agents' buffers are full looks for room again.
 ROOM_POLL_S: Final = 0.005
 
 
 class Consumer(aiokafka_driver.Consumer):
-    """Faust's aiokafka consumer, without the per-record race while nothing can wait."""
+    """Faust's aiokafka consumer, without the per-record race while nothing can wait, and
+    handing fetched records on in broker-time order across partitions (`TimeAligner`)."""
+
+    _aligner: TimeAligner[TP, Any] | None = None
+    _aligned_generation: int | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Faust's own scheduler takes the fetched partitions in turns, record by record.
+        self.scheduler = BrokerTimeOrder()
+
+    async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> RecordMap:
+        if active_partitions is None:  # a client-only app: no assignment to align
+            return await super()._getmany(active_partitions, timeout)
+        aligner = self._aligner_now()
+        # Faust yields only the records of these partitions; any other is held for later.
+        deliverable = active_partitions | self._buffered_partitions
+        released = aligner.release(sorted(active_partitions), deliverable)
+        if released:
+            return released
+        wanted = aligner.wanted(active_partitions)
+        if wanted:
+            aligner.add(await super()._getmany(wanted, timeout))
+        return aligner.release(sorted(active_partitions), deliverable)
+
+    def _aligner_now(self) -> TimeAligner[TP, Any]:
+        if self._aligner is None:
+            self._aligner = TimeAligner(self.highwater, time.monotonic)
+        generation = self.app.consumer_generation_id
+        if generation != self._aligned_generation:
+            # A rebalance: the client starts every assigned partition again from its
+            # committed offset, which is at or before anything held.
+            self._aligner.forget()
+            self._aligned_generation = generation
+        return self._aligner
+
+    async def seek_to_committed(self) -> Any:
+        if self._aligner is not None:
+            self._aligner.forget()
+        return await super().seek_to_committed()
+
+    async def _seek(self, partition: TP, offset: int) -> None:
+        if self._aligner is not None:
+            self._aligner.forget([partition])
+        await super()._seek(partition, offset)
 
     async def wait_first(self, *coros: WaitArgT, timeout: Seconds | None = None) -> WaitResults:
         if timeout is not None:
@@ -67,6 +117,20 @@ class Consumer(aiokafka_driver.Consumer):
             # each record's delivery. The buffers hold thousands of records meanwhile.
             await asyncio.sleep(ROOM_POLL_S)
         return False
+
+
+class BrokerTimeOrder(SchedulingStrategyT):
+    """Records of several partitions merged in the aligner's order (`order_key`)."""
+
+    def __init__(self) -> None:
+        pass  # stateless; Faust's interface declares the constructor abstract
+
+    def iterate(self, records: Mapping[TP, list[Any]]) -> Iterator[tuple[TP, Any]]:
+        streams = [
+            [(order_key(tp, record), tp, record) for record in recs] for tp, recs in records.items()
+        ]
+        for _, tp, record in heapq.merge(*streams, key=itemgetter(0)):
+            yield tp, record
 
 
 def _channels(conductor: Any) -> Iterable[TopicT]:

@@ -42,10 +42,6 @@ from streams.topics import Topics
 
 log = logging.getLogger("casebus.worker")
 
-#: Most events decided and committed together. Batches of 5,000 drained a backlog 14 to 30%
-#: faster on SQLite, but the worker's resident size then grew by 13.5 and 14.4% from 100,000
-#: to 1,000,000 events, past the 10% the memory goal allows (docs/benchmarks.md, change 31).
-BATCH_MAX: Final = 1000
 RETRY_FIRST_S: Final = 0.5
 RETRY_MAX_S: Final = 30.0
 SESSION_TIMEOUT_S: Final = 10.0
@@ -192,7 +188,7 @@ def create_app(
     @app.agent(source, concurrency=1, name="ingest")
     async def ingest(stream: faust.StreamT[bytes]) -> None:
         # Faust hands the agent its concrete Stream; the StreamT protocol lacks what batching uses.
-        async for events in take_batches(cast(faust.Stream[bytes], stream), BATCH_MAX):
+        async for events in take_batches(cast(faust.Stream[bytes], stream), settings.batch_max):
             await runner.run([source_record(event.message) for event in events])
 
     sweeper = ClockSweeper(store, Targets.from_env(os.environ))

@@ -12,6 +12,9 @@ Every setting has a default that works on one machine:
   batches (`agents.case_cache`); default 0, none. 10,000 drained a backlog 8 to 18% faster,
   but cost about 47 MiB and the worker's resident size no longer stayed flat over a
   1,000,000-event drain (docs/benchmarks.md, change 16).
+- `CASEBUS_BATCH_MAX`: the most events the worker decides and commits together; default
+  1,000. Larger batches drain a backlog faster and cost memory (docs/benchmarks.md,
+  change 31); a trickle's batches stay small whatever the cap.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ _PREFIX_PATTERN: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 
 #: Most cases `CASEBUS_CASE_CACHE` may ask for (about 4.7 KiB each).
 MAX_CASE_CACHE: Final = 1_000_000
+DEFAULT_BATCH_MAX: Final = 1000
+#: Beyond this a batch's IN lists and its one transaction grow without a gain worth having.
+MAX_BATCH_MAX: Final = 50_000
 
 
 class ConfigError(Exception):
@@ -43,6 +49,7 @@ class Settings:
     database_url: str
     kafka_bootstrap: str | None
     case_cache: int = 0
+    batch_max: int = DEFAULT_BATCH_MAX
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -58,7 +65,7 @@ class Settings:
         bootstrap = (env.get("CASEBUS_KAFKA_BOOTSTRAP") or "").strip() or None
         if bootstrap is not None:
             _check_bootstrap(bootstrap)
-        return cls(home, prefix, database_url, bootstrap, _case_cache(env))
+        return cls(home, prefix, database_url, bootstrap, _case_cache(env), _batch_max(env))
 
     @property
     def app_id(self) -> str:
@@ -81,6 +88,15 @@ def _case_cache(env: Mapping[str, str]) -> int:
         raise ConfigError(
             f"CASEBUS_CASE_CACHE={text!r}: give a number of cases from 0 (none) "
             f"to {MAX_CASE_CACHE:,}"
+        )
+    return int(text)
+
+
+def _batch_max(env: Mapping[str, str]) -> int:
+    text = (env.get("CASEBUS_BATCH_MAX") or str(DEFAULT_BATCH_MAX)).strip()
+    if not text.isdigit() or not 1 <= int(text) <= MAX_BATCH_MAX:
+        raise ConfigError(
+            f"CASEBUS_BATCH_MAX={text!r}: give a number of events from 1 to {MAX_BATCH_MAX:,}"
         )
     return int(text)
 

@@ -200,3 +200,56 @@ async def test_processed_batches_are_acked_for_the_groups_committed_offset(
     committed = committed_offsets(kafka_bootstrap, group)
     # Every record has the one key, so they all sit in one partition.
     assert [m.offset for p, m in committed.items() if p.topic == topics.case_status] == [len(sent)]
+
+
+# -- broker-time order ----------------------------------------------------------------------
+
+
+def _produce_in_turns(bootstrap: str, topics: list[str], rounds: int, per_turn: int) -> int:
+    """Append `per_turn` records to each topic in turn, `rounds` times, each turn in its
+    own acknowledged send, so that each turn is later in broker time than the one before."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=0)
+    for turn in range(rounds):
+        for topic in topics:
+            for i in range(per_turn):
+                producer.send(topic, key=b"CASE-1", value=f"{topic}:{turn}:{i}".encode())
+            producer.flush()
+    producer.close()
+    return rounds * per_turn * len(topics)
+
+
+async def test_records_of_several_topics_arrive_in_broker_time_order(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    # Fetched independently, each partition's records would come in runs of its own; the
+    # worker's consumer merges them by broker time, so nothing appended later overtakes.
+    sources = list(topics.all_ingest[:2])
+    count = _produce_in_turns(kafka_bootstrap, sources, rounds=6, per_turn=40)
+    app = faust_transport.App(
+        f"{topics.prefix}-order",
+        broker=f"kafka://{kafka_bootstrap}",
+        store="memory://",
+        web_enabled=False,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        datadir=f"/tmp/{topics.prefix}-order",
+    )
+    source = app.topic(*sources, key_type=bytes, value_type=bytes, value_serializer="raw")
+    received: list[tuple[float, bytes]] = []
+    all_in = asyncio.Event()
+
+    @app.agent(source, concurrency=1)
+    async def collect(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            received.append((event.message.timestamp, event.value))
+            if len(received) == count:
+                all_in.set()
+
+    await _run_until(app, all_in)
+    assert len(received) == len({value for _, value in received}) == count
+    times = [timestamp for timestamp, _ in received]
+    assert times == sorted(times)
+    # Each topic's records still in their own order.
+    for topic in sources:
+        mine = [v.decode() for _, v in received if v.decode().startswith(f"{topic}:")]
+        assert mine == [f"{topic}:{t}:{i}" for t in range(6) for i in range(40)]
