@@ -1,4 +1,5 @@
-"""Faust's Kafka transport, with a consumer that hands a fetched record to the agent directly.
+"""Faust's Kafka transport, with a consumer that hands fetched records on in broker-time order
+across its partitions (`agents.fetch_alignment`), each directly to the agent.
 
 faust-streaming's consumer delivers every fetched record as
 `wait_first(deliver(record), suspend_flow.wait())`. mode's `wait_first` wraps both, and the
@@ -13,8 +14,8 @@ if the flow is suspended or the consumer stops); the delivery then puts the reco
 buffer without waiting on anything, so it is awaited directly. When the flow is suspended or
 the consumer stops, the delivery goes through Faust's race as before.
 
-This overrides internals of faust-streaming, which is pinned exactly; a test checks that the
-method it relies on is still the one it was written against.
+This overrides internals of faust-streaming, which is pinned exactly; tests check that the
+methods it relies on are still the ones it was written against.
 """
 
 from __future__ import annotations

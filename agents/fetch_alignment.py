@@ -28,7 +28,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 #: Records held per partition before that partition is fetched no further.
-HOLD_MAX: Final = 2000
+HOLD_MAX: Final = 500
 #: Records released per call: about a fetch's worth.
 RELEASE_MAX: Final = 1000
 #: Seconds a partition with unread records may hold the others back while none are fetched.

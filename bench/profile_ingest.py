@@ -4,13 +4,14 @@ No broker is involved, so this isolates the worker's own cost per event (decodin
 rules, the store transaction) from fetching and Faust. It prints events/s and, with
 `--profile`, writes a pyinstrument report of where the time goes.
 
-The records come in the order a consumer reads them (`--order fetch`, the default): a run of
-each topic partition in turn, as one fetch returns it. A case's events are on four topics, so
-a batch then holds about one event of each case it touches, as in the worker. `--order log`
-keeps the workload's order, case after case, where one batch holds whole cases; that
-understates the cost of each event by about 40%.
+The records come in the order the worker hands them on (`--order log`, the default): the
+order they were appended across partitions, which for the workload is case after case, so a
+batch holds whole cases (`agents.fetch_alignment`, docs/benchmarks.md change 34). `--order
+fetch` gives a run of each topic partition in turn, as one fetch returns it, which is how the
+worker read a backlog before change 34: a case's events are on four topics, so a batch then
+holds about one event of each case it touches.
 
-    python -m bench.profile_ingest --events 20000 --batch 1000 [--order fetch|log]
+    python -m bench.profile_ingest --events 20000 --batch 1000 [--order log|fetch]
         [--cache CASES] [--url URL] [--profile out.txt]
 """
 
@@ -87,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_ingest")
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--order", choices=("fetch", "log"), default="fetch")
+    parser.add_argument("--order", choices=("log", "fetch"), default="log")
     parser.add_argument(
         "--cache", type=int, default=0, help="cases cached, as CASEBUS_CASE_CACHE (0: none)"
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from faust.transport.consumer import Consumer as FaustConsumer
@@ -15,3 +17,26 @@ def test_faust_still_races_each_delivery_as_the_worker_consumer_expects() -> Non
     # records differently, and the override would then silently do nothing or harm.
     source = " ".join(inspect.getsource(FaustConsumer._drain_messages).split())
     assert "await self.wait_first( callback(message), self.suspend_flow.wait() )" in source
+
+
+def _source(function: Callable[..., Any]) -> str:
+    return " ".join(inspect.getsource(function).split())
+
+
+def test_faust_still_fetches_through_getmany_and_orders_through_its_scheduler() -> None:
+    # The worker's consumer holds and orders records in `_getmany` and replaces the
+    # scheduler; another Faust version could fetch or order them elsewhere.
+    assert "records = await self._getmany( active_partitions=active_partitions," in _source(
+        FaustConsumer._wait_next_records
+    )
+    getmany = _source(FaustConsumer.getmany)
+    assert "records_it = self.scheduler.iterate(records)" in getmany
+    assert "or tp in active_partitions or tp in self._buffered_partitions" in getmany
+
+
+def test_faust_still_sets_the_generation_when_partitions_are_assigned() -> None:
+    # A rebalance is how the worker's consumer knows to drop what it holds.
+    from faust.transport.drivers.aiokafka import ConsumerRebalanceListener
+
+    assigned = _source(ConsumerRebalanceListener.on_partitions_assigned)
+    assert "self._thread.app.consumer_generation_id = generation" in assigned
