@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from inspect import iscoroutine
 from operator import itemgetter
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import faust
 from faust.transport.consumer import RecordMap
@@ -70,7 +70,7 @@ class Consumer(aiokafka_driver.Consumer):
 
     def _aligner_now(self) -> TimeAligner[TP, Any]:
         if self._aligner is None:
-            self._aligner = TimeAligner(self.highwater, time.monotonic)
+            self._aligner = TimeAligner(self._highwater, self._position, time.monotonic)
         generation = self.app.consumer_generation_id
         if generation != self._aligned_generation:
             # A rebalance: the client starts every assigned partition again from its
@@ -78,6 +78,21 @@ class Consumer(aiokafka_driver.Consumer):
             self._aligner.forget()
             self._aligned_generation = generation
         return self._aligner
+
+    def _highwater(self, tp: TP) -> int | None:
+        state = self._client_state(tp)
+        return None if state is None else cast(int | None, state.highwater)
+
+    def _position(self, tp: TP) -> int | None:
+        state = self._client_state(tp)
+        return cast(int, state.position) if state is not None and state.has_valid_position else None
+
+    def _client_state(self, tp: TP) -> Any:
+        """aiokafka's state of `tp` (its highwater and position), None when `tp` is not
+        assigned; unlike the client's own `highwater`, which asserts that it is."""
+        subscription = self._thread._ensure_consumer()._subscription.subscription
+        assignment = None if subscription is None else subscription.assignment
+        return None if assignment is None else assignment.state_value(tp)
 
     async def seek_to_committed(self) -> Any:
         if self._aligner is not None:

@@ -40,3 +40,22 @@ def test_faust_still_sets_the_generation_when_partitions_are_assigned() -> None:
 
     assigned = _source(ConsumerRebalanceListener.on_partitions_assigned)
     assert "self._thread.app.consumer_generation_id = generation" in assigned
+
+
+async def test_aiokafka_still_keeps_each_partitions_highwater_and_position_where_expected() -> None:
+    # The worker's consumer reads them from the client's subscription state, because the
+    # client's own `highwater` asserts that the partition is assigned.
+    from aiokafka.consumer.subscription_state import SubscriptionState
+    from aiokafka.structs import TopicPartition
+
+    tp = TopicPartition("mk.registration", 0)
+    state = SubscriptionState()
+    state.subscribe({tp.topic})
+    state.assign_from_subscribed({tp})
+    partition = state.subscription.assignment.state_value(tp)
+    assert partition.highwater is None
+    assert not partition.has_valid_position
+    partition.seek(7)
+    partition.highwater = 9
+    assert (partition.position, partition.highwater) == (7, 9)
+    assert state.subscription.assignment.state_value(TopicPartition("other", 0)) is None

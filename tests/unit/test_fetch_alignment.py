@@ -38,12 +38,18 @@ def aligner(
     highwaters: dict[str, int | None],
     clock: Clock | None = None,
     *,
+    positions: dict[str, int] | None = None,
     hold_max: int = 100,
     release_max: int = 100,
     idle_s: float = 0.5,
 ) -> TimeAligner[str, Rec]:
     return TimeAligner(
-        highwaters.get, clock or Clock(), hold_max=hold_max, release_max=release_max, idle_s=idle_s
+        highwaters.get,
+        (positions or {}).get,
+        clock or Clock(),
+        hold_max=hold_max,
+        release_max=release_max,
+        idle_s=idle_s,
     )
 
 
@@ -75,6 +81,22 @@ def test_a_partition_at_its_log_end_holds_nothing_back() -> None:
     a = aligner({"reg": 2, "smp": 2, "empty": 0})
     a.add({"reg": log(10, 30), "smp": log(20, 40)})
     assert len(flat(a.release(["empty", "reg", "smp"], {"empty", "reg", "smp"}))) == 4
+
+
+def test_a_partition_whose_client_position_reached_its_end_holds_nothing_back() -> None:
+    # A transaction marker takes the log's last offset: the records end at offset 1, the
+    # client's position is past the marker.
+    a = aligner({"reg": 3, "smp": 1}, positions={"reg": 3})
+    a.add({"reg": log(10, 30), "smp": log(20)})
+    assert len(flat(a.release(["reg", "smp"], {"reg", "smp"}))) == 3
+    a.add({"smp": [Rec(1, 40)]})
+    assert a.release(["reg", "smp"], {"reg", "smp"}) == {"smp": [Rec(1, 40)]}
+
+
+def test_a_partition_the_client_has_not_read_to_its_end_holds_the_others_back() -> None:
+    a = aligner({"reg": 3, "smp": 2}, positions={"reg": 2})
+    a.add({"reg": log(10, 30), "smp": log(20, 40)})
+    assert flat(a.release(["reg", "smp"], {"reg", "smp"})) == [("reg", 0), ("smp", 0), ("reg", 1)]
 
 
 def test_a_partition_that_stays_empty_holds_the_others_back_only_for_idle_seconds() -> None:
