@@ -46,38 +46,34 @@ class Consumer(aiokafka_driver.Consumer):
     """Faust's aiokafka consumer, without the per-record race while nothing can wait, and
     handing fetched records on in broker-time order across partitions (`TimeAligner`)."""
 
-    _aligner: TimeAligner[TP, Any] | None = None
     _aligned_generation: int | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Faust's own scheduler takes the fetched partitions in turns, record by record.
         self.scheduler = BrokerTimeOrder()
+        self._aligner: TimeAligner[TP, Any] = TimeAligner(
+            self._highwater, self._position, time.monotonic
+        )
 
     async def _getmany(self, active_partitions: set[TP] | None, timeout: float) -> RecordMap:
         if active_partitions is None:  # a client-only app: no assignment to align
             return await super()._getmany(active_partitions, timeout)
-        aligner = self._aligner_now()
-        # Faust yields only the records of these partitions; any other is held for later.
-        deliverable = active_partitions | self._buffered_partitions
-        released = aligner.release(sorted(active_partitions), deliverable)
-        if released:
-            return released
-        wanted = aligner.wanted(active_partitions)
-        if wanted:
-            aligner.add(await super()._getmany(wanted, timeout))
-        return aligner.release(sorted(active_partitions), deliverable)
-
-    def _aligner_now(self) -> TimeAligner[TP, Any]:
-        if self._aligner is None:
-            self._aligner = TimeAligner(self._highwater, self._position, time.monotonic)
         generation = self.app.consumer_generation_id
         if generation != self._aligned_generation:
             # A rebalance: the client starts every assigned partition again from its
             # committed offset, which is at or before anything held.
             self._aligner.forget()
             self._aligned_generation = generation
-        return self._aligner
+        # Faust yields only the records of these partitions; any other is held for later.
+        deliverable = active_partitions | self._buffered_partitions
+        released = self._aligner.release(active_partitions, deliverable)
+        if released:
+            return released
+        wanted = self._aligner.wanted(active_partitions)
+        if wanted:
+            self._aligner.add(await super()._getmany(wanted, timeout))
+        return self._aligner.release(active_partitions, deliverable)
 
     def _highwater(self, tp: TP) -> int | None:
         state = self._client_state(tp)
@@ -95,13 +91,11 @@ class Consumer(aiokafka_driver.Consumer):
         return None if assignment is None else assignment.state_value(tp)
 
     async def seek_to_committed(self) -> Any:
-        if self._aligner is not None:
-            self._aligner.forget()
+        self._aligner.forget()
         return await super().seek_to_committed()
 
     async def _seek(self, partition: TP, offset: int) -> None:
-        if self._aligner is not None:
-            self._aligner.forget([partition])
+        self._aligner.forget([partition])
         await super()._seek(partition, offset)
 
     async def wait_first(self, *coros: WaitArgT, timeout: Seconds | None = None) -> WaitResults:

@@ -75,7 +75,6 @@ class TimeAligner(Generic[P, R]):
         self.release_max = release_max
         self.idle_s = idle_s
         self._held: dict[P, deque[R]] = {}
-        self._next_offset: dict[P, int] = {}
         self._idle_since: dict[P, float] = {}
 
     def held(self) -> int:
@@ -92,7 +91,6 @@ class TimeAligner(Generic[P, R]):
             before = len(queue)
             queue.extend(records)
             if len(queue) > before:
-                self._next_offset[partition] = queue[-1].offset + 1
                 self._idle_since.pop(partition, None)
 
     def forget(self, partitions: Collection[P] | None = None) -> None:
@@ -100,7 +98,6 @@ class TimeAligner(Generic[P, R]):
         an earlier position, or they are no longer assigned."""
         for partition in list(self._held) if partitions is None else partitions:
             self._held.pop(partition, None)
-            self._next_offset.pop(partition, None)
             self._idle_since.pop(partition, None)
 
     def release(self, active: Collection[P], deliverable: Collection[P]) -> dict[P, list[R]]:
@@ -133,8 +130,6 @@ class TimeAligner(Generic[P, R]):
         highwater = self._highwater(partition)
         if highwater is not None:
             position = self._position(partition)
-            if position is None:
-                position = self._next_offset.get(partition)
             if highwater == 0 or (position is not None and position >= highwater):
                 return False
         since = self._idle_since.setdefault(partition, now)

@@ -36,9 +36,9 @@ def _produce(bootstrap: str, topic: str, values: list[bytes]) -> list[bytes]:
 
 
 def _app(
-    app_class: type[faust.App], name: str, bootstrap: str, topic: str, **settings: Any
+    app_class: type[faust.App], name: str, bootstrap: str, *topics: str, **settings: Any
 ) -> tuple[faust.App, faust.TopicT]:
-    """A new app reading `topic` from its start, and that topic as raw bytes."""
+    """A new app reading `topics` from their start, and those topics as raw bytes."""
     app = app_class(
         name,
         broker=f"kafka://{bootstrap}",
@@ -49,7 +49,7 @@ def _app(
         datadir=f"/tmp/{name}",
         **settings,
     )
-    return app, app.topic(topic, key_type=bytes, value_type=bytes, value_serializer="raw")
+    return app, app.topic(*topics, key_type=bytes, value_type=bytes, value_serializer="raw")
 
 
 async def _run_until(app: faust.App, all_in: asyncio.Event) -> None:
@@ -225,16 +225,7 @@ async def test_records_of_several_topics_arrive_in_broker_time_order(
     # worker's consumer merges them by broker time, so nothing appended later overtakes.
     sources = list(topics.all_ingest[:2])
     count = _produce_in_turns(kafka_bootstrap, sources, rounds=6, per_turn=40)
-    app = faust_transport.App(
-        f"{topics.prefix}-order",
-        broker=f"kafka://{kafka_bootstrap}",
-        store="memory://",
-        web_enabled=False,
-        topic_disable_leader=True,
-        consumer_auto_offset_reset="earliest",
-        datadir=f"/tmp/{topics.prefix}-order",
-    )
-    source = app.topic(*sources, key_type=bytes, value_type=bytes, value_serializer="raw")
+    app, source = _app(faust_transport.App, f"{topics.prefix}-order", kafka_bootstrap, *sources)
     received: list[tuple[float, bytes]] = []
     all_in = asyncio.Event()
 
