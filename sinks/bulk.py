@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Dialect, Table, insert
+from sqlalchemy import ColumnElement, Connection, Dialect, LargeBinary, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.dml import Insert
@@ -166,4 +166,8 @@ _COMPILED: dict[tuple[object, ...], BulkInsert] = {}
 
 def _processor(table: Table, name: str, dialect: Dialect) -> _Processor:
     column_type = table.c[name].type
+    if isinstance(column_type, LargeBinary) and dialect.name == "sqlite":
+        # sqlite3 binds `bytes` as a BLOB itself; SQLAlchemy's processor wraps each value in
+        # a memoryview first, and the rows of a batch's events carry two such values each.
+        return None
     return column_type.dialect_impl(dialect).bind_processor(dialect)

