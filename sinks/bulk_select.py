@@ -9,10 +9,9 @@ call, and applies only each column's own result processor (the conversion SQLAlc
 such as `UtcDateTime`'s). Errors come out of the driver as from `Connection.execute`, so the
 store converts them the same way.
 
-On PostgreSQL the list is bound as one array, `key = ANY(CAST(%s AS type[]))`: the server
-plans a list of a thousand parameters anew for each length, and a batch's reads took about
-twice as long that way (1,000 event ids: 9.1 against 5.1 ms; 230 case ids: 7.3 against
-0.9 ms).
+On PostgreSQL the list is bound as one array, `key = ANY(CAST(%s AS type[]))`: a list of
+one parameter per key made a batch's reads about twice as slow (1,000 event ids: 9.1 against
+5.1 ms; 230 case ids: 7.3 against 0.9 ms; docs/benchmarks.md change 36).
 """
 
 from __future__ import annotations
