@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agents.case_cache import CaseCache
+from agents.collector import tune_for_batches
 from agents.ingest import IngestProcessor
 from bench.workload import generate
 from infra.sites import SiteRegistry
@@ -98,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     records = workload_records(args.events, Topics("bench"))
     if args.order == "fetch":
         records = fetch_order(records)
+    # The collector as the worker sets it: the records stay alive for the whole run, and
+    # every old-generation collection would walk them all, which the worker's batches never
+    # pay (200,000 events, runs alternated: 4,889 to 5,148/s without, 5,892 to 6,216/s with).
+    tune_for_batches()
     with tempfile.TemporaryDirectory() as home:
         url = args.url or f"sqlite:///{home}/profile.sqlite"
         if args.profile is None:
