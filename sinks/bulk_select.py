@@ -73,6 +73,8 @@ class SelectIn:
         if dialect.name == "postgresql":
             element = table.c[key].type.compile(dialect=dialect)
             self._array = f"{where} = ANY(CAST({placeholder} AS {element}[]){self._tail}"
+        #: How the driver takes a key (a `Uuid` as hex text on SQLite, say); None: as it is.
+        self._bind_key = table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
         processors = [
             table.c[name].type.dialect_impl(dialect).result_processor(dialect, None)
             for name in columns
@@ -81,10 +83,13 @@ class SelectIn:
         self._sql: dict[int, str] = {}
 
     def rows(self, conn: Connection, keys: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """The rows whose key is in `keys` (not empty; at most what one statement may bind),
-        each a tuple in column order, values as SQLAlchemy would return them."""
+        """The rows whose key is in `keys` (not empty; at most what one statement may bind;
+        values as SQLAlchemy takes them), each a tuple in column order, values as SQLAlchemy
+        would return them."""
         if not keys:
             raise ValueError(f"{self._head}...) needs at least one key")
+        if self._bind_key is not None:
+            keys = [self._bind_key(key) for key in keys]
         if self._array is not None:
             rows = conn.exec_driver_sql(self._array, (list(keys),)).fetchall()
         else:

@@ -393,7 +393,7 @@ def _known_digests(conn: Connection, event_ids: Collection[UUID]) -> dict[UUID, 
     query = select_in(conn.dialect, events, ("event_id", "content_digest"), "event_id")
     found: dict[UUID, str] = {}
     for chunk in in_list_chunks(set(event_ids)):
-        found.update(query.rows(conn, _bound_uuids(conn, chunk)))
+        found.update(query.rows(conn, chunk))
     return found
 
 
@@ -418,12 +418,6 @@ def _load_cases(conn: Connection, case_ids: Collection[str]) -> dict[str, CaseRe
         )
         for case_id in wanted
     }
-
-
-def _bound_uuids(conn: Connection, ids: Sequence[UUID]) -> list[Any]:
-    """`ids` as the driver binds them for a `Uuid` column."""
-    process = events.c.event_id.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
-    return list(ids) if process is None else [process(event_id) for event_id in ids]
 
 
 #: A case's events in the order `CaseRecord.events` promises.
