@@ -14,6 +14,14 @@ if the flow is suspended or the consumer stops); the delivery then puts the reco
 buffer without waiting on anything, so it is awaited directly. When the flow is suspended or
 the consumer stops, the delivery goes through Faust's race as before.
 
+Faust also stops fetching a partition once its agent's buffer is four-fifths full, until the
+buffer is down to two-fifths; when that leaves no partition to fetch, its fetcher sleeps a
+whole second, however soon the agent makes room. A worker draining a backlog, whose one agent
+reads every partition, spent most of its time in that sleep: 44 of the 50 seconds of a
+200,000-event drain (docs/benchmarks.md, change 39). This consumer keeps fetching every
+partition instead: what it holds of each is bounded already (`TimeAligner.hold_max`), and a
+delivery into a full buffer waits for room as above.
+
 This overrides internals of faust-streaming, which is pinned exactly; tests check that the
 methods it relies on are still the ones it was written against.
 """
@@ -89,6 +97,10 @@ class Consumer(aiokafka_driver.Consumer):
         subscription = self._thread._ensure_consumer()._subscription.subscription
         assignment = None if subscription is None else subscription.assignment
         return None if assignment is None else assignment.state_value(tp)
+
+    def on_buffer_full(self, tp: TP) -> None:
+        """Called when `tp`'s agent buffer is under pressure: `tp` is fetched on regardless
+        (see the module's docstring)."""
 
     async def seek_to_committed(self) -> Any:
         self._aligner.forget()

@@ -32,6 +32,12 @@ from sinks.sql import WRITE_TRANSACTION, DialectInsert, SqlAlchemyStore
 
 #: How long a statement waits for another process's lock before the store reports it.
 BUSY_TIMEOUT_SECONDS: Final = 30
+#: WAL pages a commit may leave before it copies them back into the database (SQLite's
+#: default is 1,000). A batch's inserts under random event ids dirty about one index page
+#: each, so at the default nearly every commit ran a checkpoint that wrote the same index
+#: pages again; with 10,000 a checkpoint writes each page once for several batches
+#: (docs/benchmarks.md, change 38). The WAL file then grows to about 40 MiB.
+WAL_AUTOCHECKPOINT_PAGES: Final = 10_000
 
 # These operational errors mean the schema is not what the store expects (not migrated, or
 # migrated by another version): retrying would never help.
@@ -141,6 +147,7 @@ def _configure_connection(dbapi_connection: Any, _record: ConnectionPoolEntry) -
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_SECONDS * 1000}")
         cursor.execute("PRAGMA foreign_keys = ON")
         _use_wal(cursor)
+        cursor.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
     finally:
         cursor.close()
 

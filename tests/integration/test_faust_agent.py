@@ -144,6 +144,43 @@ async def test_a_slow_agent_with_a_full_buffer_gets_every_record_once_in_order(
     assert received == sent
 
 
+async def test_a_partition_stays_fetched_while_its_agents_buffer_is_under_pressure(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    # Faust stops fetching a partition whose buffer is under pressure, and with none left to
+    # fetch its fetcher sleeps a whole second, however soon the agent has room again. The
+    # worker's consumer keeps fetching: what it holds is bounded by its own limit.
+    sent = _produce(kafka_bootstrap, topics.case_status, _values(0, 300))
+    app, source = _app(
+        faust_transport.App,
+        f"{topics.prefix}-pressure",
+        kafka_bootstrap,
+        topics.case_status,
+        stream_buffer_maxsize=8,
+    )
+    received: list[bytes] = []
+    unfetched_while_receiving = 0
+    all_in = asyncio.Event()
+
+    @app.agent(source, concurrency=1)
+    async def collect(stream: faust.StreamT[bytes]) -> None:
+        nonlocal unfetched_while_receiving
+        async for event in stream.events():
+            received.append(event.value)
+            consumer = app.consumer
+            assert isinstance(consumer, faust_transport.Consumer)
+            if event.message.tp not in consumer._get_active_partitions():
+                unfetched_while_receiving += 1
+            await asyncio.sleep(0.001)
+            if len(received) == len(sent):
+                all_in.set()
+
+    await _run_until(app, all_in)
+    assert received == sent
+    assert sum(app.monitor.topic_buffer_full.values()) > 0  # the buffer was under pressure
+    assert unfetched_while_receiving == 0
+
+
 # -- batching -------------------------------------------------------------------------------
 
 

@@ -16,18 +16,21 @@ from sinks.postgres import psycopg_url
 pytestmark = pytest.mark.integration
 
 
-def test_sqlite_connections_use_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+def test_sqlite_connections_use_wal_foreign_keys_a_busy_timeout_and_rarer_checkpoints(
+    tmp_path: Path,
+) -> None:
     with create_store(f"sqlite:///{tmp_path / 'casebus.db'}") as store:
         assert isinstance(store, sqlite.DatabaseStore)
         with store.engine.connect() as connection:
             pragma = {
                 name: connection.exec_driver_sql(f"PRAGMA {name}").scalar_one()
-                for name in ("journal_mode", "foreign_keys", "busy_timeout")
+                for name in ("journal_mode", "foreign_keys", "busy_timeout", "wal_autocheckpoint")
             }
     assert pragma == {
         "journal_mode": "wal",
         "foreign_keys": 1,
         "busy_timeout": sqlite.BUSY_TIMEOUT_SECONDS * 1000,
+        "wal_autocheckpoint": sqlite.WAL_AUTOCHECKPOINT_PAGES,
     }
 
 

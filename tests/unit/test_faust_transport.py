@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,6 +33,22 @@ def test_faust_still_fetches_through_getmany_and_orders_through_its_scheduler() 
     getmany = _source(FaustConsumer.getmany)
     assert "records_it = self.scheduler.iterate(records)" in getmany
     assert "or tp in active_partitions or tp in self._buffered_partitions" in getmany
+
+
+def test_faust_still_stops_fetching_a_partition_only_through_on_buffer_full() -> None:
+    # The worker's consumer keeps fetching a partition under pressure by overriding the one
+    # method the conductor calls; another Faust version could stop fetching it elsewhere.
+    # Faust delivers through its compiled handler where it can, else through the Python one.
+    from faust.transport import conductor
+
+    compiled = Path(conductor.__file__).parent / "_cython" / "conductor.pyx"
+    assert "self.consumer_on_buffer_full = self.app.consumer.on_buffer_full" in " ".join(
+        compiled.read_text().split()
+    )
+    assert "consumer_on_buffer_full = app.consumer.on_buffer_full" in _source(
+        conductor.ConductorCompiler.build
+    )
+    assert "self._buffered_partitions.add(tp)" in _source(FaustConsumer.on_buffer_full)
 
 
 def test_faust_still_sets_the_generation_when_partitions_are_assigned() -> None:
