@@ -73,15 +73,15 @@ class Consumer(aiokafka_driver.Consumer):
             # committed offset, which is at or before anything held.
             self._aligner.forget()
             self._aligned_generation = generation
-        # Faust yields only the records of these partitions; any other is held for later.
-        deliverable = active_partitions | self._buffered_partitions
-        released = self._aligner.release(active_partitions, deliverable)
+        # Faust yields only the records of the active partitions (none is ever set aside as
+        # buffered: `on_buffer_full`); a paused one's are held for later.
+        released = self._aligner.release(active_partitions, active_partitions)
         if released:
             return released
         wanted = self._aligner.wanted(active_partitions)
         if wanted:
             self._aligner.add(await super()._getmany(wanted, timeout))
-        return self._aligner.release(active_partitions, deliverable)
+        return self._aligner.release(active_partitions, active_partitions)
 
     def _highwater(self, tp: TP) -> int | None:
         state = self._client_state(tp)

@@ -165,10 +165,10 @@ async def test_a_partition_stays_fetched_while_its_agents_buffer_is_under_pressu
     @app.agent(source, concurrency=1)
     async def collect(stream: faust.StreamT[bytes]) -> None:
         nonlocal unfetched_while_receiving
+        consumer = app.consumer
+        assert isinstance(consumer, faust_transport.Consumer)
         async for event in stream.events():
             received.append(event.value)
-            consumer = app.consumer
-            assert isinstance(consumer, faust_transport.Consumer)
             if event.message.tp not in consumer._get_active_partitions():
                 unfetched_while_receiving += 1
             await asyncio.sleep(0.001)
