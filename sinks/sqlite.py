@@ -100,6 +100,10 @@ class DatabaseStore(SqlAlchemyStore):
         finally:
             os.close(descriptor)  # releases the flock
 
+    def release_connections(self) -> None:
+        """Close the pooled connections; the store opens one again when next used."""
+        self.engine.dispose()
+
     def merge_parts(self, parts: Sequence[Path]) -> None:
         """Add the databases of a split replay's other parts to this one, in one transaction;
         `sinks.sqlite_parts.PartsOverlap` if any two share a case or an event."""

@@ -1,10 +1,13 @@
-"""Reads the ingest log back from Kafka with kafka-python, for replay, audit and export.
+"""Reads the ingest log back from Kafka, for replay, audit and export.
 
 A scan fixes each partition's end offset when it starts and stops there, so it always ends,
 however busy the topic is. Within a partition records come in offset order; across
 partitions `read_topics` interleaves them by broker timestamp, then (topic, partition,
 offset), which is deterministic for a given log and keeps every partition's own order (the
 order the case rules rely on: a case's registrations all live in one partition).
+
+The records come through `streams.partition_fetch` (aiokafka); topic metadata and the key
+partitioner come from kafka-python.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.partitioner.default import murmur2
 
-from streams.records import SourceRecord, timestamp_from_millis
+from streams.partition_fetch import FetchError, PartitionFetcher
+from streams.records import SourceRecord
 
 #: How long a scan waits for the next records of a partition that has not reached its end.
 STALL_TIMEOUT_S: Final = 30.0
@@ -76,12 +80,15 @@ class LogScan:
         self._fixed_ends = ends
         self._until = until
         self._stall_timeout_s = stall_timeout_s
-        self._consumer = _open_consumer(bootstrap)
         self._buffers: dict[TopicPartition, deque[SourceRecord]] = {}
         self._ends: dict[TopicPartition, int] = {}
         self._starts: dict[TopicPartition, int] = {}
         self._next: dict[TopicPartition, int] = {}
         self._bootstrap = bootstrap
+        try:
+            self._fetcher = PartitionFetcher(bootstrap, self._wanted)
+        except FetchError as error:
+            raise LogReadError(f"cannot read the log: {error}") from error
         try:
             self._start()
         except BaseException:
@@ -104,7 +111,7 @@ class LogScan:
         self.close()
 
     def close(self) -> None:
-        self._consumer.close()
+        self._fetcher.close()
 
     def __iter__(self) -> Iterator[SourceRecord]:
         try:
@@ -118,14 +125,14 @@ class LogScan:
     def _start(self) -> None:
         try:
             # End offsets first: the scan stops there, whatever is appended meanwhile.
-            self._ends = dict(
-                self._consumer.end_offsets(self._wanted)
+            self._ends = (
+                self._fetcher.end_offsets()
                 if self._fixed_ends is None
                 else {tp: self._fixed_ends[tp] for tp in self._wanted}
             )
-            self._starts = dict(self._consumer.beginning_offsets(self._wanted))
-        except KafkaError as error:
-            raise LogReadError(f"cannot read the log at {self._bootstrap}: {error}") from error
+            self._starts = self._fetcher.beginning_offsets()
+        except FetchError as error:
+            raise LogReadError(f"cannot read the log: {error}") from error
         self._next = dict(self._starts)
         self._buffers = {tp: deque() for tp in self._wanted}
 
@@ -143,33 +150,19 @@ class LogScan:
         return self._next[tp] >= self._ends[tp]
 
     def _fill(self) -> None:
-        """Fetch for every partition whose buffer ran dry, and for no other.
-
-        The consumer is re-assigned to exactly those partitions and sought to where the scan
-        stands. Pausing the others instead would be cheaper, but kafka-python can then park a
-        partly returned fetch and never hand it back (the scan stalls on that partition).
-        """
+        """Fetch for every partition whose buffer ran dry, until one of them has records."""
         hungry = [tp for tp in self._wanted if not self._buffers[tp] and not self._done(tp)]
-        try:
-            self._consumer.assign(hungry)
-            for tp in hungry:
-                self._consumer.seek(tp, self._next[tp])
-        except KafkaError as error:
-            raise LogReadError(f"reading the log at {self._bootstrap}: {error}") from error
         deadline = time.monotonic() + self._stall_timeout_s
         while not any(self._buffers[tp] for tp in hungry):
             try:
-                fetched = self._consumer.poll(timeout_ms=_POLL_MS, max_records=_MAX_RECORDS)
-                for tp, messages in fetched.items():
-                    self._buffers[tp].extend(
-                        _source_record(m) for m in messages if m.offset < self._ends[tp]
-                    )
-                for tp in hungry:
-                    # The position, not the last offset seen: transaction markers take
-                    # offsets too.
-                    self._next[tp] = self._consumer.position(tp)
-            except KafkaError as error:
-                raise LogReadError(f"reading the log at {self._bootstrap}: {error}") from error
+                fetched = self._fetcher.fetch(hungry, _POLL_MS, _MAX_RECORDS)
+                for tp, records in fetched.items():
+                    end = self._ends[tp]
+                    self._buffers[tp].extend(r for r in records if r.offset < end)
+                # The position, not the last offset seen: transaction markers take offsets too.
+                self._next.update(self._fetcher.positions(hungry))
+            except FetchError as error:
+                raise LogReadError(f"reading the log: {error}") from error
             if all(self._done(tp) for tp in hungry):
                 return
             if time.monotonic() > deadline:
@@ -195,17 +188,6 @@ def _open_consumer(bootstrap: str) -> KafkaConsumer:
         )
     except KafkaError as error:
         raise LogReadError(f"cannot connect to Kafka at {bootstrap}: {error}") from error
-
-
-def _source_record(message: Any) -> SourceRecord:
-    return SourceRecord(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        timestamp=timestamp_from_millis(message.timestamp),
-        key=message.key,
-        value=message.value if message.value is not None else b"",
-    )
 
 
 def partition_counts(bootstrap: str, topics: Iterable[str]) -> dict[str, int]:

@@ -135,6 +135,8 @@ def rebuild(
     topics = Topics(settings.topic_prefix)
     bootstrap = settings.resolve_bootstrap()
     scan = read_topics(bootstrap, topics.all_ingest, as_of)
+    # No monitor thread: a split replay forks its jobs only from a single-threaded process.
+    tqdm.monitor_interval = 0
     with (
         scan,
         tqdm(

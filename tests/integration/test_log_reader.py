@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import time
 from datetime import UTC, datetime
 
@@ -86,6 +88,31 @@ def test_key_partitions_hold_every_record_of_the_key(kafka_bootstrap: str, topic
 def test_a_missing_topic_is_a_clear_error(kafka_bootstrap: str) -> None:
     with pytest.raises(LogReadError, match="does not exist"):
         read_topics(kafka_bootstrap, ["no-such-prefix.registration"])
+
+
+def _closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_an_unreachable_cluster_is_a_clear_error() -> None:
+    address = f"127.0.0.1:{_closed_port()}"
+    with pytest.raises(LogReadError, match=f"connecting at {address}"):
+        read_partition(address, "any.registration", 0)
+
+
+def test_a_scan_runs_under_a_caller_that_runs_an_event_loop(
+    kafka_bootstrap: str, topics: Topics
+) -> None:
+    landed = _produce(kafka_bootstrap, topics.ingest(EventType.REGISTRATION), KEYS)
+
+    async def read_inside_a_loop() -> int:
+        return len(list(read_topics(kafka_bootstrap, topics.all_ingest)))
+
+    assert asyncio.run(read_inside_a_loop()) == len(landed)
 
 
 def test_a_large_log_is_read_to_the_end(kafka_bootstrap: str, topics: Topics) -> None:

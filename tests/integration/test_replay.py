@@ -14,6 +14,8 @@ from kafka import KafkaProducer
 from sqlalchemy import create_engine, text
 
 from agents.model import Disposition, RejectReason
+from agents.split_replay import LogSource, plan, replay_in_parts
+from sinks import sqlite
 from sinks.factory import create_store
 from sinks.persistence import Stats
 from sinks.snapshot import TableSnapshot, read_snapshot
@@ -21,7 +23,7 @@ from sinks.snapshot_diff import diff_snapshots
 from streams import codec
 from streams.admin import ensure_topics
 from streams.events import EventType
-from streams.log_reader import partition_for_key
+from streams.log_reader import partition_for_key, read_topics
 from streams.topics import Topics
 from tests.corpus import Corpus, CorpusRecord, Expected, build_corpus
 from tests.integration.worker_harness import (
@@ -169,6 +171,24 @@ def test_a_replay_in_processes_equals_the_live_tables(
     assert _stats(url) == _stats(live_url)
     assert _milestone_keys(url) == _milestone_keys(live_url)
     assert list(tmp_path.iterdir()) == [tmp_path / "r.db"]  # the other parts are gone
+
+
+def test_spawned_jobs_rebuild_the_live_tables(live: LiveRun, tmp_path: Path) -> None:
+    """The command forks its jobs (it runs one thread); a process with more threads spawns
+    them, bare, and they must rebuild the same tables."""
+    bootstrap = live.env["CASEBUS_KAFKA_BOOTSTRAP"]
+    topics = Topics(live.env["CASEBUS_TOPIC_PREFIX"])
+    with read_topics(bootstrap, topics.all_ingest) as scan:
+        source = LogSource(bootstrap, topics.prefix, scan.ends, None)
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    with create_store(url) as store:
+        assert isinstance(store, sqlite.DatabaseStore)
+        store.migrate()
+        split = plan(store, source.ends, 3)
+        assert not isinstance(split, str), split
+        counts = replay_in_parts(store, split, source, lambda _: None, "spawn")
+    assert sum(counts.values()) == len(live.corpus.records)
+    assert diff_snapshots(live.live, _snapshot(url)) == []
 
 
 def test_a_replay_into_postgresql_runs_in_one_process(

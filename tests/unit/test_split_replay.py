@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kafka import TopicPartition
 
-from agents.split_replay import AUTO_MIN_RECORDS, auto_jobs, plan, shares
+from agents.split_replay import AUTO_MIN_RECORDS, auto_jobs, plan, shares, start_method
 from casebus.cli import build_parser
 from sinks.factory import create_store
 from sinks.sqlite_parts import MAX_PARTS
@@ -82,3 +86,24 @@ def test_jobs_outside_one_to_the_limit_are_refused(
     assert f"argument --jobs: give a number of jobs from 1 to {MAX_PARTS}, not '{text}'" in (
         capsys.readouterr().err
     )
+
+
+def test_jobs_are_forked_from_a_process_with_one_thread() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "from agents.split_replay import start_method as m; print(m())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == "fork"
+
+
+def test_jobs_are_spawned_while_another_thread_runs() -> None:
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert start_method() == "spawn"
+    finally:
+        release.set()
+        other.join()
