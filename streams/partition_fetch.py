@@ -1,16 +1,17 @@
 """Fetching chosen partitions with aiokafka from synchronous code, for the log reader.
 
-aiokafka parses record batches in compiled code: reading 200,000 ingest records took 0.4 s
-of CPU with it against 2.4 s with kafka-python, whose parser is pure Python, and a replay
-spends every second of CPU it saves on deciding records instead. The client runs on an
-event loop of its own thread, so a caller need not run a loop (and may run one of its own).
+aiokafka parses record batches in compiled code, kafka-python in pure Python: the log
+reader's scan of 200,000 ingest records, records built and merged in time order, took 1.4 to
+1.8 s of CPU through this against 2.4 to 2.6 s through kafka-python, and a replay spends the
+CPU it saves on deciding records. The client runs on an event loop of its own thread, so a
+caller need not run a loop (and may run one of its own).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import Coroutine, Iterable
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Final, TypeVar
 
@@ -117,11 +118,6 @@ class PartitionFetcher:
         """The offset after the last committed record of each partition, as of now."""
         found = self._call(self._client.end_offsets(self._partitions), "reading offsets")
         return {TopicPartition(tp.topic, tp.partition): at for tp, at in found.items()}
-
-    def seek(self, offsets: Mapping[TopicPartition, int]) -> None:
-        """Go on from `offsets` in those partitions (the others keep their place)."""
-        for tp, offset in offsets.items():
-            self._client.seek(AioPartition(tp.topic, tp.partition), offset)
 
     def fetch(
         self, partitions: Iterable[TopicPartition], timeout_ms: int, max_records: int
