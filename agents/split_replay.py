@@ -97,7 +97,7 @@ def start_method() -> StartMethod:
 
     A forked job starts with every module this process has imported, where a spawned one
     imports them all again: about 0.6 s of CPU a job, and a 200,000-record replay in three
-    jobs took 20.6 to 21.0 s of CPU forked against 23.1 to 24.3 s spawned. But a thread can
+    jobs took 21.7 to 22.9 s of CPU forked against 23.1 to 24.3 s spawned. But a thread can
     hold a lock at the fork that the child then never sees released, so with any other
     thread running the jobs start bare. The caller must hold no Kafka client or database
     connection either (`replay_in_parts` sees to that).
@@ -119,6 +119,8 @@ def replay_split(
     start by `method` (None: `start_method` picks).
     """
     chosen = method or start_method()
+    # One literal per call: typeshed types a context by its method's literal, and only a
+    # typed context is known to have `Process`.
     context = (
         multiprocessing.get_context("fork")
         if chosen == "fork"
