@@ -78,10 +78,10 @@ def _leave_wal(connection: sqlite3.Connection) -> bool:
     A merge writes most of its pages new, at the end of the file. A rollback journal keeps
     only the old pages a transaction changes, so those new pages are written once; in WAL
     each is written to the log and then again into the database at the checkpoint. In a
-    200,000-record replay in three jobs the merge took 1.4 to 1.6 s instead of 1.9 to 2.3 s
-    (docs/benchmarks.md, change 42). The journal is as
-    safe against a crash as the WAL (a hot journal is rolled back when the file next opens),
-    and every connection the store opens turns the file back to WAL.
+    200,000-record replay in three jobs the merge took 1.4 to 1.6 s on most runs instead of
+    1.9 to 2.3 s (docs/benchmarks.md, change 42). The journal is as safe against a crash as
+    the WAL (a hot journal is rolled back when the file next opens), and every connection the
+    store opens turns the file back to WAL.
     """
     try:
         (mode,) = connection.execute("PRAGMA main.journal_mode = DELETE").fetchone()
