@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -44,18 +45,17 @@ def target(tmp_path: Path) -> Iterator[sqlite.DatabaseStore]:
 def _journal_mode(path: str | None) -> str:
     assert path is not None
     # A bare connection: the store's own would turn the file to WAL itself.
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection:
         (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
-    connection.close()
     return str(mode)
 
 
 def test_the_parts_are_added_up(target: sqlite.DatabaseStore, tmp_path: Path) -> None:
     parts = [_part(tmp_path / "p1.db", "MK-0002", 1), _part(tmp_path / "p2.db", "MK-0003", 2)]
     target.merge_parts(parts)
-    assert target.stats().consumed == 3
+    stats = target.stats()
+    assert (stats.consumed, stats.accepted) == (3, 3)
     assert target.status_row_count() == 2
-    assert target.stats().accepted == 3
 
 
 def test_the_target_is_in_wal_after_the_merge(target: sqlite.DatabaseStore, tmp_path: Path) -> None:
