@@ -1,9 +1,12 @@
 """`make bench`: the pipeline against the raw limits of the same machine, in the same run.
 
     .venv/bin/python -m bench [--events N] [--rate R] [--latency-seconds S]
-                              [--backends sqlite,postgresql] [--group-workers W]
-                              [--memory-events M] [--json FILE]
+                              [--workload occurred|case] [--backends sqlite,postgresql]
+                              [--group-workers W] [--memory-events M] [--json FILE]
 
+The workload's events are produced in the order they occurred, as hospitals send them;
+`--workload case` gives the same events case after case, the order of the figures before
+change 44 in docs/benchmarks.md. `CASEBUS_CASE_CACHE` in the environment reaches the workers.
 Starts its own one-node broker (or uses `CASEBUS_KAFKA_BOOTSTRAP`) and, for PostgreSQL, a
 throwaway cluster. Prints a table and writes JSON (default `bench/results/latest.json`).
 """
@@ -84,6 +87,12 @@ def database(backend: str, workdir: Path) -> Iterator[Iterator[str]]:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument(
+        "--workload",
+        choices=("occurred", "case"),
+        default="occurred",
+        help="produce the events in the order they occurred, or case after case",
+    )
     parser.add_argument("--rate", type=int, default=500)
     parser.add_argument("--latency-seconds", type=int, default=30)
     parser.add_argument("--backends", default="sqlite,postgresql")
@@ -102,11 +111,13 @@ def main() -> int:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "events": args.events,
+        "workload_order": args.workload,
+        "case_cache": os.environ.get("CASEBUS_CASE_CACHE", "0"),
     }
     with broker() as (bootstrap, classpath), tempfile.TemporaryDirectory() as work:
         topics = pipeline.fresh_topics(bootstrap)
         started = time.perf_counter()
-        pipeline.produce(bootstrap, topics, generate(args.events))
+        pipeline.produce(bootstrap, topics, generate(args.events, order=args.workload))
         results["produce_s"] = round(time.perf_counter() - started, 1)
         _say(f"produced {args.events} events in {results['produce_s']} s")
 
@@ -137,7 +148,12 @@ def main() -> int:
                     _say(f"{name}: {group.rate.per_second:,.0f}/s")
                 lat_topics = pipeline.fresh_topics(bootstrap)
                 latencies = pipeline.latency(
-                    bootstrap, lat_topics, next(urls), args.rate, args.latency_seconds
+                    bootstrap,
+                    lat_topics,
+                    next(urls),
+                    args.rate,
+                    args.latency_seconds,
+                    order=args.workload,
                 )
                 results[f"latency_{backend}_p50_ms"] = round(pipeline.percentile(latencies, 0.5), 1)
                 results[f"latency_{backend}_p99_ms"] = round(
@@ -158,6 +174,7 @@ def main() -> int:
                         args.rate,
                         args.latency_seconds,
                         workers=args.group_workers,
+                        order=args.workload,
                     )
                     results[f"{name}_p50_ms"] = round(pipeline.percentile(latencies, 0.5), 1)
                     results[f"{name}_p99_ms"] = round(pipeline.percentile(latencies, 0.99), 1)
@@ -172,7 +189,9 @@ def main() -> int:
 
         if args.memory_events:
             mem_topics = pipeline.fresh_topics(bootstrap)
-            pipeline.produce(bootstrap, mem_topics, generate(args.memory_events, seed=11))
+            pipeline.produce(
+                bootstrap, mem_topics, generate(args.memory_events, seed=11, order=args.workload)
+            )
             # Marks between the two the goal compares show whether growth levels off.
             marks = sorted({100_000, *(args.memory_events * q // 4 for q in (1, 2, 3))})
             run = pipeline.pipeline(

@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaConsumer
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from sqlalchemy import create_engine, text
 
-from bench.workload import Produced, generate
+from bench.workload import Order, Produced, generate
 from infra.config import Settings
 from streams.admin import ensure_topics
 from streams.codec import decode_record
@@ -260,6 +260,7 @@ def latency(
     rate: int,
     seconds: int,
     workers: int = 1,
+    order: Order = "occurred",
 ) -> list[float]:
     """Publish-to-status latencies (ms) at a fixed offered rate: from the send of an event
     to the arrival of the CaseStatusChanged it caused (published with the batch's commit).
@@ -268,7 +269,7 @@ def latency(
 
     The status topic is read by its own thread while the events are sent, positioned at its
     end before the first send, so an arrival is timed when it happens."""
-    items = list(generate(rate * seconds, seed=7))
+    items = list(generate(rate * seconds, seed=7, order=order))
     with tempfile.TemporaryDirectory(prefix="casebus-bench-") as home:
         started = start_workers(bootstrap, topics, database_url, Path(home), workers)
         try:

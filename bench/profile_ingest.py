@@ -4,15 +4,16 @@ No broker is involved, so this isolates the worker's own cost per event (decodin
 rules, the store transaction) from fetching and Faust. It prints events/s and, with
 `--profile`, writes a pyinstrument report of where the time goes.
 
-The records come in the order the worker hands them on (`--order log`, the default): the
-order they were appended across partitions, which for the workload is case after case, so a
-batch holds whole cases (`agents.fetch_alignment`, docs/benchmarks.md change 34). `--order
-fetch` gives a run of each topic partition in turn, as one fetch returns it, which is how the
-worker read a backlog before change 34: a case's events are on four topics, so a batch then
-holds about one event of each case it touches.
+The workload's events are produced in the order they occurred (`--workload occurred`, the
+default) or case after case (`--workload case`). The records come in the order the worker
+hands them on (`--order log`, the default): the order they were appended across partitions
+(`agents.fetch_alignment`, docs/benchmarks.md change 34), so for the case-after-case workload
+a batch holds whole cases. `--order fetch` gives a run of each topic partition in turn, as one
+fetch returns it, which is how the worker read a backlog before change 34: a case's events are
+on four topics, so a batch then holds about one event of each case it touches.
 
-    python -m bench.profile_ingest --events 20000 --batch 1000 [--order log|fetch]
-        [--cache CASES] [--url URL] [--profile out.txt]
+    python -m bench.profile_ingest --events 20000 --batch 1000 [--workload occurred|case]
+        [--order log|fetch] [--cache CASES] [--url URL] [--profile out.txt]
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 from agents.case_cache import CaseCache
 from agents.collector import tune_for_batches
 from agents.ingest import IngestProcessor
-from bench.workload import generate
+from bench.workload import Order, generate
 from infra.sites import SiteRegistry
 from sinks.factory import create_store
 from streams.events import event_type
@@ -41,12 +42,12 @@ PARTITIONS = 3
 FETCH_RUN = 400
 
 
-def workload_records(count: int, topics: Topics) -> list[SourceRecord]:
-    """`count` workload events as records, partitioned by key as the producer does."""
+def workload_records(count: int, topics: Topics, order: Order = "occurred") -> list[SourceRecord]:
+    """`count` workload events as records in `order`, partitioned by key as the producer does."""
     now = datetime.now(UTC)
     offsets: dict[tuple[str, int], int] = {}
     records = []
-    for item in generate(count):
+    for item in generate(count, order=order):
         topic = topics.ingest(event_type(item.event))
         partition = partition_for_key(item.key, PARTITIONS)
         offset = offsets.get((topic, partition), 0)
@@ -89,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_ingest")
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--workload", choices=("occurred", "case"), default="occurred")
     parser.add_argument("--order", choices=("log", "fetch"), default="log")
     parser.add_argument(
         "--cache", type=int, default=0, help="cases cached, as CASEBUS_CASE_CACHE (0: none)"
@@ -96,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--url", help="store URL (default: a fresh SQLite file)")
     parser.add_argument("--profile", type=Path, help="write a pyinstrument report here")
     args = parser.parse_args(argv)
-    records = workload_records(args.events, Topics("bench"))
+    records = workload_records(args.events, Topics("bench"), args.workload)
     if args.order == "fetch":
         records = fetch_order(records)
     # The collector as the worker sets it: the records stay alive for the whole run, and
@@ -115,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 rate = run(records, url, args.batch, args.cache)
             args.profile.write_text(profiler.output_text(unicode=True, show_all=False))
     print(
-        f"{args.events} events in {args.order} order, batches of {args.batch}, "
+        f"{args.events} events produced in {args.workload} order, read in {args.order} order, "
+        f"batches of {args.batch}, "
         f"{args.cache} cases cached: {rate:,.0f} events/s"
     )
 

@@ -1,18 +1,25 @@
 """A realistic, seeded mix of valid ingest events, pre-encoded for producing.
 
 Cases from the 11 partner sites: a registration, one sample (a second one after a failed QA,
-about 40% of the time for FFPE samples), QA results, and a review once a sample passes. Events
-of one case are spread over days, as in the registry; arrival order across topics is whatever
-the producer and the broker make of it.
+about 40% of the time for FFPE samples), QA results, and a review once a sample passes. A case
+is registered every minute and its events are spread over days, as in the registry.
+
+By default the events come in the order they occurred, as the hospitals and the lab send them,
+so the log interleaves cases: the next event of a case is days, thousands of events, after its
+last one. `order="case"` gives the same events case after case, each case's events together.
+Arrival order across topics is whatever the producer and the broker make of it.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from streams.codec import encode_event
 from streams.events import (
@@ -29,6 +36,7 @@ from streams.events import (
 from streams.simulator import PARTNER_SITES
 
 QA_FAILURE_RATE = 0.4
+Order = Literal["occurred", "case"]
 _EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 
 
@@ -110,15 +118,47 @@ def case_events(rng: random.Random, number: int) -> list[Event]:
     return events
 
 
-def generate(count: int, seed: int = 20261121) -> Iterator[Produced]:
-    """`count` encoded events, case after case, seeded."""
-    rng = random.Random(seed)
-    produced = 0
-    number = 0
-    while produced < count:
-        for event in case_events(rng, number):
-            if produced == count:
-                return
-            yield Produced(event, event.case_id.encode(), encode_event(event))
-            produced += 1
-        number += 1
+def generate(count: int, seed: int = 20261121, order: Order = "occurred") -> Iterator[Produced]:
+    """The first `count` events of the seeded cases, encoded, in `order`.
+
+    Both orders hold the same events: those of the cases taken one after the other until there
+    are `count`, so the mix does not depend on the order."""
+    events = _first_events(count, _cases(random.Random(seed)))
+    ordered = events if order == "case" else in_occurrence_order(events)
+    for event in ordered:
+        yield Produced(event, event.case_id.encode(), encode_event(event))
+
+
+def in_occurrence_order(events: Iterable[Event]) -> Iterator[Event]:
+    """`events`, given case after case, in the order they occurred (ties in the given order).
+
+    Only the events still pending are held, which needs what the workload's cases keep to: a
+    case's first event is its earliest, and no case starts before the one given ahead of it."""
+    pending: list[tuple[datetime, int, Event]] = []
+    sequence = itertools.count()
+    case_id = ""
+    floor = datetime.min.replace(tzinfo=UTC)
+    for event in events:
+        if event.occurred_at < floor:
+            raise ValueError(
+                f"event {event.event_id} of case {event.case_id} occurred at "
+                f"{event.occurred_at.isoformat()}, before {floor.isoformat()}, when case "
+                f"{case_id} started: the events are not given case after case in start order"
+            )
+        if event.case_id != case_id:
+            case_id, floor = event.case_id, event.occurred_at
+            # Nothing still to come is earlier than this case's start.
+            while pending and pending[0][0] < floor:
+                yield heapq.heappop(pending)[2]
+        heapq.heappush(pending, (event.occurred_at, next(sequence), event))
+    while pending:
+        yield heapq.heappop(pending)[2]
+
+
+def _cases(rng: random.Random) -> Iterator[list[Event]]:
+    for number in itertools.count():
+        yield case_events(rng, number)
+
+
+def _first_events(count: int, cases: Iterable[list[Event]]) -> Iterator[Event]:
+    return itertools.islice(itertools.chain.from_iterable(cases), count)
