@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Final
+from typing import Final, TypeVar
 
 from agents.clocks import Clock, ClockConfigError, Targets, case_clock, orphan_clock
 from agents.milestones import Milestone, milestone_for_orphan_overdue, milestone_for_overdue
@@ -43,8 +43,11 @@ from streams import codec
 log = logging.getLogger(__name__)
 
 #: Cases loaded, recomputed and stored per transaction: a sweep's memory and its hold on the
-#: database stay those of one part, however many cases it covers.
-CASES_PER_PART = 500
+#: database stay those of one part, however many cases it covers. The worker takes a sweep a
+#: part at a time between its batches, so a part is also the longest a batch waits for one:
+#: 23 to 39 ms for 100 cases raising their overdue milestones (2 cores), where one part of
+#: 482 cases held a batch for 351 ms (docs/benchmarks.md, change 45).
+CASES_PER_PART = 100
 
 
 @dataclass(slots=True)
@@ -59,6 +62,9 @@ class SweepResult:
 #: Reads one part of a sweep's cases: ids after the given one (None: from the first), at most
 #: the given number, in id order.
 _PartReader = Callable[[str | None, int], list[str]]
+#: A sweep taken one part per step; it returns what it did.
+Sweep = Generator[None, None, SweepResult]
+_T = TypeVar("_T")
 
 
 class ClockSweeper:
@@ -79,21 +85,31 @@ class ClockSweeper:
         sweep would write, because a clock is a function of its case's events and of whether
         `now` is past its due time.
         """
+        return run_to_end(self.parts(now, incremental=incremental))
+
+    def parts(self, now: datetime, *, incremental: bool = False) -> Sweep:
+        """`sweep`, one part of its cases per step; the generator returns its result.
+
+        Each step stores its part in its own transaction, so other work on the store (the
+        worker's batches) can run between steps instead of waiting for the whole sweep."""
         result = SweepResult()
         if incremental:
-            self._sweep_parts(partial(pending_case_ids, self.store), now, result)
-            self._sweep_parts(partial(fallen_due_case_ids, self.store, now), now, result)
+            yield from self._sweep_parts(partial(pending_case_ids, self.store), now, result)
+            yield from self._sweep_parts(partial(fallen_due_case_ids, self.store, now), now, result)
         else:
-            self._sweep_parts(partial(clocked_case_ids, self.store), now, result)
+            yield from self._sweep_parts(partial(clocked_case_ids, self.store), now, result)
         finish_sweep(self.store, now, full=not incremental)
         if result.raised:
             log.info("clock sweep: %d case(s), %d newly overdue", result.cases, result.raised)
         return result
 
-    def _sweep_parts(self, read_part: _PartReader, now: datetime, result: SweepResult) -> None:
+    def _sweep_parts(
+        self, read_part: _PartReader, now: datetime, result: SweepResult
+    ) -> Iterator[None]:
         after = None
         while part := read_part(after, self.cases_per_part):
             self._sweep_part(part, now, result)
+            yield
             if len(part) < self.cases_per_part:
                 return
             after = part[-1]
@@ -227,12 +243,29 @@ def sweep_now(sweeper: ClockSweeper, *, incremental: bool) -> SweepResult | None
     """One sweep at the current time (see `ClockSweeper.sweep`), unless another worker on the
     same database is sweeping. None when no sweep ran: a store fault is logged, and either
     way the next timer tick tries again."""
+    return run_to_end(sweep_in_parts(sweeper, incremental=incremental))
+
+
+def sweep_in_parts(
+    sweeper: ClockSweeper, *, incremental: bool
+) -> Generator[None, None, SweepResult | None]:
+    """`sweep_now` one part per step (`ClockSweeper.parts`); the lock is held between steps."""
     try:
         with sweeper.store.exclusive(SWEEP_LOCK) as alone:
             if not alone:
                 log.debug("clock sweep skipped: another worker is sweeping this database")
                 return None
-            return sweeper.sweep(datetime.now(UTC), incremental=incremental)
+            return (yield from sweeper.parts(datetime.now(UTC), incremental=incremental))
     except StoreError as error:
         log.warning("clock sweep skipped: %s", error)
         return None
+
+
+def run_to_end(steps: Generator[None, None, _T]) -> _T:
+    """Take every step of `steps`; what it returns."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            result: _T = stop.value
+            return result

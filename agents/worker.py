@@ -9,10 +9,11 @@ concurrency above 1 are deliberately not used: both are known to duplicate or lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar, cast
@@ -25,7 +26,7 @@ from agents.case_cache import CaseCache
 from agents.clocks import Targets
 from agents.collector import tune_for_batches
 from agents.ingest import BatchResult, IngestProcessor, Outgoing
-from agents.overdue import ClockSweeper, SweepPacer, sweep_interval_s, sweep_now
+from agents.overdue import ClockSweeper, SweepPacer, sweep_in_parts, sweep_interval_s
 from agents.publisher import Publisher
 from infra.config import Settings
 from infra.sites import SiteRegistry
@@ -110,11 +111,38 @@ class BatchRunner:
         """Drop the processor's cached cases, between batches (in the database thread)."""
         await self._in_db_thread(self.processor.forget_cases)
 
+    async def in_steps(self, steps: Generator[None, None, _T]) -> _T:
+        """Take every step of `steps` in the database thread, one at a time; what it returns.
+
+        A batch that comes in meanwhile runs before the next step, so long work done this way
+        (a clock sweep) delays a batch by one step at most, and never competes with it for
+        the database's write lock or for the interpreter."""
+        try:
+            while True:
+                done, value = await self._in_db_thread(_step, steps)
+                if done:
+                    return cast(_T, value)
+        except BaseException:
+            # Cancelled while a step may still be running: close the steps after it (once the
+            # thread is shut down, the generator's own finalizer closes them).
+            with contextlib.suppress(RuntimeError):
+                self._db.submit(steps.close)
+            raise
+
     async def _in_db_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
 
     def close(self) -> None:
         self._db.shutdown(wait=True)
+
+
+def _step(steps: Generator[None, None, Any]) -> tuple[bool, Any]:
+    # StopIteration can not cross an executor's future, so the end is returned instead.
+    try:
+        next(steps)
+    except StopIteration as stop:
+        return True, stop.value
+    return False, None
 
 
 def source_record(message: Any) -> SourceRecord:
@@ -198,12 +226,12 @@ def create_app(
     swept = False
 
     async def clocks() -> None:
-        # Turnaround clocks and overdue milestones; SQL runs off the event loop.
+        # Turnaround clocks and overdue milestones, a part at a time between the batches.
         nonlocal swept
         if not pacer.due():
             return
         started = time.monotonic()
-        result = await asyncio.to_thread(sweep_now, sweeper, incremental=swept)
+        result = await runner.in_steps(sweep_in_parts(sweeper, incremental=swept))
         swept = swept or result is not None
         pacer.took(time.monotonic() - started)
 

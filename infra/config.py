@@ -9,10 +9,10 @@ Every setting has a default that works on one machine:
 - `CASEBUS_HOME`: where local state lives (broker data and logs, the SQLite file); default
   `.casebus` in the working directory.
 - `CASEBUS_CASE_CACHE`: how many recently decided cases the worker keeps in memory between
-  batches (`agents.case_cache`); default 0, none. 10,000 cost about 58 MiB; they drained the
-  benchmark's backlog (each case's events together) no faster, and made the batch processor
-  about half again as fast on events whose cases interleave over days (docs/benchmarks.md,
-  the case cache measured again).
+  batches (`agents.case_cache`); default 0, none. 10,000 cost about 58 MiB. It pays only when
+  it holds every case still active between one event of a case and the next: on the
+  benchmark's log, where that is thousands of events later, 10,000 made the batch processor
+  slower and 50,000 about 5% faster (docs/benchmarks.md, change 44).
 - `CASEBUS_BATCH_MAX`: the most events the worker decides and commits together; default
   1,000. Larger batches drain a backlog faster and cost memory (docs/benchmarks.md,
   change 31); a trickle's batches stay small whatever the cap.

@@ -8,12 +8,13 @@ import pytest
 from sqlalchemy import select
 
 from agents.clocks import Stage, Targets
-from agents.overdue import CASES_PER_PART, SWEEP_LOCK, ClockSweeper, sweep_now
+from agents.overdue import CASES_PER_PART, SWEEP_LOCK, ClockSweeper, run_to_end, sweep_now
 from sinks.access import transaction
 from sinks.clock_table import (
     ClockRow,
     last_checked_at,
     load_clocks,
+    pending_case_ids,
     pending_generations,
     record_clocks,
 )
@@ -240,3 +241,30 @@ def test_no_sweep_runs_while_another_worker_sweeps(
     result = sweep_now(sweeper, incremental=False)
     assert result is not None and result.cases == 3
     assert last_checked_at(store) is not None
+
+
+def _steps_case(number: int) -> str:
+    return f"MK-STEP-{number}"
+
+
+def test_a_sweep_in_steps_stores_one_part_per_step(store: Store) -> None:
+    feed(store, [registration(case=_steps_case(n)) for n in range(3)])
+    steps = ClockSweeper(store, Targets(), cases_per_part=1).parts(START)
+    stored = [len(load_clocks(store)) for _ in steps]
+    assert stored == [1, 2, 3]
+
+
+def test_a_sweep_in_steps_returns_what_it_did(store: Store) -> None:
+    feed(store, [registration(case=_steps_case(n)) for n in range(3)])
+    result = run_to_end(ClockSweeper(store, Targets(), cases_per_part=2).parts(START))
+    assert (result.cases, result.raised) == (3, 0)
+
+
+def test_events_stored_between_steps_leave_their_case_pending(store: Store) -> None:
+    feed(store, [registration(case=_steps_case(0)), registration(case=_steps_case(1))])
+    steps = ClockSweeper(store, Targets(), cases_per_part=1).parts(START)
+    next(steps)  # the first case's clock is stored and its pending mark settled
+    feed(store, [receipt("S-1", minute=10, case=_steps_case(0))], first_offset=2)
+    run_to_end(steps)
+    assert pending_case_ids(store, None, 10) == [_steps_case(0)]
+    assert {row.case_id for row in load_clocks(store)} == {_steps_case(0), _steps_case(1)}
