@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Final, TypeVar
+from typing import Final
 
 from agents.clocks import Clock, ClockConfigError, Targets, case_clock, orphan_clock
 from agents.milestones import Milestone, milestone_for_orphan_overdue, milestone_for_overdue
 from agents.model import CaseStatus, Disposition
+from agents.steps import Steps, run_to_end
 from sinks.clock_table import (
     ClockRow,
     clocked_case_ids,
@@ -62,9 +63,6 @@ class SweepResult:
 #: Reads one part of a sweep's cases: ids after the given one (None: from the first), at most
 #: the given number, in id order.
 _PartReader = Callable[[str | None, int], list[str]]
-#: A sweep taken one part per step; it returns what it did.
-Sweep = Generator[None, None, SweepResult]
-_T = TypeVar("_T")
 
 
 class ClockSweeper:
@@ -87,7 +85,7 @@ class ClockSweeper:
         """
         return run_to_end(self.parts(now, incremental=incremental))
 
-    def parts(self, now: datetime, *, incremental: bool = False) -> Sweep:
+    def parts(self, now: datetime, *, incremental: bool = False) -> Steps[SweepResult]:
         """`sweep`, one part of its cases per step; the generator returns its result.
 
         Each step stores its part in its own transaction, so other work on the store (the
@@ -246,9 +244,7 @@ def sweep_now(sweeper: ClockSweeper, *, incremental: bool) -> SweepResult | None
     return run_to_end(sweep_in_parts(sweeper, incremental=incremental))
 
 
-def sweep_in_parts(
-    sweeper: ClockSweeper, *, incremental: bool
-) -> Generator[None, None, SweepResult | None]:
+def sweep_in_parts(sweeper: ClockSweeper, *, incremental: bool) -> Steps[SweepResult | None]:
     """`sweep_now` one part per step (`ClockSweeper.parts`); the lock is held between steps."""
     try:
         with sweeper.store.exclusive(SWEEP_LOCK) as alone:
@@ -259,13 +255,3 @@ def sweep_in_parts(
     except StoreError as error:
         log.warning("clock sweep skipped: %s", error)
         return None
-
-
-def run_to_end(steps: Generator[None, None, _T]) -> _T:
-    """Take every step of `steps`; what it returns."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            result: _T = stop.value
-            return result

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar, cast
@@ -28,6 +28,7 @@ from agents.collector import tune_for_batches
 from agents.ingest import BatchResult, IngestProcessor, Outgoing
 from agents.overdue import ClockSweeper, SweepPacer, sweep_in_parts, sweep_interval_s
 from agents.publisher import Publisher
+from agents.steps import Steps, take_step
 from infra.config import Settings
 from infra.sites import SiteRegistry
 from sinks.errors import StoreUnavailable
@@ -111,7 +112,7 @@ class BatchRunner:
         """Drop the processor's cached cases, between batches (in the database thread)."""
         await self._in_db_thread(self.processor.forget_cases)
 
-    async def in_steps(self, steps: Generator[None, None, _T]) -> _T:
+    async def in_steps(self, steps: Steps[_T]) -> _T:
         """Take every step of `steps` in the database thread, one at a time; what it returns.
 
         A batch that comes in meanwhile runs before the next step, so long work done this way
@@ -119,9 +120,9 @@ class BatchRunner:
         the database's write lock or for the interpreter."""
         try:
             while True:
-                done, value = await self._in_db_thread(_step, steps)
+                done, value = await self._in_db_thread(take_step, steps)
                 if done:
-                    return cast(_T, value)
+                    return cast(_T, value)  # the result, once the last step is taken
         except BaseException:
             # Cancelled while a step may still be running: close the steps after it (once the
             # thread is shut down, the generator's own finalizer closes them).
@@ -134,15 +135,6 @@ class BatchRunner:
 
     def close(self) -> None:
         self._db.shutdown(wait=True)
-
-
-def _step(steps: Generator[None, None, Any]) -> tuple[bool, Any]:
-    # StopIteration can not cross an executor's future, so the end is returned instead.
-    try:
-        next(steps)
-    except StopIteration as stop:
-        return True, stop.value
-    return False, None
 
 
 def source_record(message: Any) -> SourceRecord:
@@ -231,6 +223,8 @@ def create_app(
         if not pacer.due():
             return
         started = time.monotonic()
+        # The time includes the batches taken between its parts: while they are busy, the
+        # sweeps are spaced further apart, which is what the pacer is for.
         result = await runner.in_steps(sweep_in_parts(sweeper, incremental=swept))
         swept = swept or result is not None
         pacer.took(time.monotonic() - started)

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from agents.clocks import Stage, Targets
-from agents.overdue import CASES_PER_PART, SWEEP_LOCK, ClockSweeper, run_to_end, sweep_now
+from agents.overdue import CASES_PER_PART, SWEEP_LOCK, ClockSweeper, sweep_now
+from agents.steps import run_to_end
 from sinks.access import transaction
 from sinks.clock_table import (
     ClockRow,
@@ -19,8 +20,10 @@ from sinks.clock_table import (
     record_clocks,
 )
 from sinks.factory import create_store
+from sinks.notify_config import NotifyConfig
+from sinks.outbox import Outbox
 from sinks.persistence import Store
-from sinks.tables import case_clocks, milestones, pending_clocks
+from sinks.tables import case_clocks, milestones, notification_outbox, pending_clocks
 from streams.events import QaOutcome
 from tests.integration.feed import feed
 from tests.unit.case_events import START, qa, receipt, registration, review
@@ -268,3 +271,14 @@ def test_events_stored_between_steps_leave_their_case_pending(store: Store) -> N
     run_to_end(steps)
     assert pending_case_ids(store, None, 10) == [_steps_case(0)]
     assert {row.case_id for row in load_clocks(store)} == {_steps_case(0), _steps_case(1)}
+
+
+def test_the_overdue_milestones_of_a_sweep_are_routed_once(store: Store) -> None:
+    feed(store, [registration(case="MK-ROUTE-1"), registration(case="MK-ROUTE-2")])
+    ClockSweeper(store, Targets()).sweep(START + timedelta(days=60))
+    outbox = Outbox(store)
+    assert outbox.route_unrouted(NotifyConfig(), limit=100) == 2
+    assert outbox.route_unrouted(NotifyConfig(), limit=100) == 0
+    with transaction(store, "reading the outbox") as conn:
+        keys = conn.execute(select(notification_outbox.c.milestone_key)).scalars().all()
+    assert len(keys) == len(set(keys)) == 2
