@@ -7,7 +7,7 @@ thread one step at a time, so that its batches run between the steps (`BatchRunn
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import TypeVar
+from typing import TypeVar, cast
 
 _T = TypeVar("_T")
 
@@ -30,8 +30,6 @@ def take_step(steps: Steps[_T]) -> tuple[bool, _T | None]:
 def run_to_end(steps: Steps[_T]) -> _T:
     """Take every step of `steps`; what it returns."""
     while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            result: _T = stop.value
-            return result
+        done, result = take_step(steps)
+        if done:
+            return cast(_T, result)  # the result, once the last step is taken

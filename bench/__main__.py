@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from bench import pipeline
-from bench.workload import generate
+from bench.workload import ORDERS, generate
 from infra.jars import JarCache
 from infra.kafka import LocalCluster
 
@@ -89,7 +89,7 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument(
         "--workload",
-        choices=("occurred", "case"),
+        choices=ORDERS,
         default="occurred",
         help="produce the events in the order they occurred, or case after case",
     )

@@ -28,7 +28,7 @@ from pathlib import Path
 from agents.case_cache import CaseCache
 from agents.collector import tune_for_batches
 from agents.ingest import IngestProcessor
-from bench.workload import Order, generate
+from bench.workload import ORDERS, Order, generate
 from infra.sites import SiteRegistry
 from sinks.factory import create_store
 from streams.events import event_type
@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile_ingest")
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=1000)
-    parser.add_argument("--workload", choices=("occurred", "case"), default="occurred")
+    parser.add_argument("--workload", choices=ORDERS, default="occurred")
     parser.add_argument("--order", choices=("log", "fetch"), default="log")
     parser.add_argument(
         "--cache", type=int, default=0, help="cases cached, as CASEBUS_CASE_CACHE (0: none)"

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, get_args
 
 from streams.codec import encode_event
 from streams.events import (
@@ -37,6 +37,7 @@ from streams.simulator import PARTNER_SITES
 
 QA_FAILURE_RATE = 0.4
 Order = Literal["occurred", "case"]
+ORDERS: tuple[Order, ...] = get_args(Order)
 _EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 
 
