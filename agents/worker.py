@@ -84,18 +84,17 @@ class BatchRunner:
         self.on_stored = on_stored
         # One thread owns the database connection; the event loop never blocks on SQL.
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="casebus-store")
+        # The database's turn: a batch holds it from its decision to its commit, other work
+        # (a sweep's step, a notification round's transaction) for one piece. Waiters are
+        # served in arrival order, so no piece lands between a batch's decision and commit.
+        self._turn = asyncio.Lock()
 
     async def run(self, records: Sequence[SourceRecord]) -> BatchResult:
         delay = RETRY_FIRST_S
         while True:
             try:
-                started = time.perf_counter()
-                result = await self._in_db_thread(self.processor.process, records)
-                decided = time.perf_counter()
-                await self.send(result.outgoing)
-                sent = time.perf_counter()
-                await self._in_db_thread(self.processor.commit, result)
-                times = BatchTimes(decided - started, sent - decided, time.perf_counter() - sent)
+                async with self._turn:
+                    result, times = await self._store(records)
             except StoreUnavailable as error:
                 log.warning("status database unavailable, retrying in %.1f s: %s", delay, error)
             except Exception:
@@ -107,6 +106,21 @@ class BatchRunner:
                 return result
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_S)
+
+    async def _store(self, records: Sequence[SourceRecord]) -> tuple[BatchResult, BatchTimes]:
+        started = time.perf_counter()
+        result = await self._in_db_thread(self.processor.process, records)
+        decided = time.perf_counter()
+        await self.send(result.outgoing)
+        sent = time.perf_counter()
+        await self._in_db_thread(self.processor.commit, result)
+        return result, BatchTimes(decided - started, sent - decided, time.perf_counter() - sent)
+
+    async def between_batches(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """`fn(*args)` in the database thread, once the batch in flight (if any) is committed
+        and before any batch that comes later."""
+        async with self._turn:
+            return await self._in_db_thread(fn, *args)
 
     async def forget_cases(self) -> None:
         """Drop the processor's cached cases, between batches (in the database thread)."""
@@ -120,7 +134,7 @@ class BatchRunner:
         the database's write lock or for the interpreter."""
         try:
             while True:
-                done, value = await self._in_db_thread(take_step, steps)
+                done, value = await self.between_batches(take_step, steps)
                 if done:
                     return cast(_T, value)  # the result, once the last step is taken
         except BaseException:
@@ -235,7 +249,12 @@ def create_app(
         # The clocks' milestones; a batch publishes its own milestones with its records.
         await publisher.publish([Outgoing(topics.notifications, k, v) for k, v in records])
 
-    delivery = DeliveryLoop(Outbox(store), build_channels(notify, publish_notifications), notify)
+    delivery = DeliveryLoop(
+        Outbox(store),
+        build_channels(notify, publish_notifications),
+        notify,
+        sql=runner.between_batches,
+    )
 
     async def deliver() -> None:
         # Beside the ingest agent, never inside a batch: a dead receiver can not slow ingest.

@@ -1,8 +1,9 @@
 """The delivery loop: picks due outbox rows, sends them, records what happened.
 
 It runs beside the ingest agent (an asyncio task of the worker) and never inside an ingest
-batch: database calls run in the loop's own thread, sends run in threads with timeouts, so a
-slow or dead receiver only delays its own deliveries. Each round:
+batch: database calls run in the loop's own thread, or between the worker's batches on its
+database thread (`sql`), and sends run in threads with timeouts, so a slow or dead receiver
+only delays its own deliveries. Each round:
 
 1. now and then, routes milestones recorded without deliveries (e.g. OVERDUE from the
    turnaround clocks);
@@ -25,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
 from sinks.errors import StoreError, StoreUnavailable
 from sinks.notify.backoff import next_attempt_at
@@ -46,6 +47,12 @@ LEASE_MARGIN_S: Final = 60.0
 ROUTE_INTERVAL_S: Final = 30.0
 
 _T = TypeVar("_T")
+
+
+class SqlRunner(Protocol):
+    """Runs `fn(*args)`, a function that uses the database, away from the event loop."""
+
+    async def __call__(self, fn: Callable[..., _T], *args: Any) -> _T: ...
 
 
 def build_channels(config: NotifyConfig, topic_send: Send | None) -> dict[str, Channel]:
@@ -75,15 +82,20 @@ class DeliveryLoop:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
+        sql: SqlRunner | None = None,
     ) -> None:
+        """`sql` runs the outbox's transactions; by default the loop's own thread does. The
+        worker passes its batch runner's, so that on a store with one connection (SQLite) a
+        round's transactions wait for the batch in flight instead of holding up the next."""
         self.outbox = outbox
         self.channels = channels
         self.config = config
         self.settings = config.delivery
         self.clock = clock
         self.rng = rng or random.Random()
-        # One thread for the outbox's SQL: never the event loop, never the ingest thread.
+        # One thread for the outbox's SQL when no `sql` is given: never the event loop.
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="casebus-notify")
+        self._sql: SqlRunner = sql or self._in_own_thread
         self._routed_at: float | None = None
 
     async def start(self) -> None:
@@ -114,16 +126,16 @@ class DeliveryLoop:
             # Only milestones recorded outside a batch need routing, and those are few and
             # never urgent (OVERDUE is counted in days): look for them now and then, since
             # the search reads the whole milestone table.
-            await self._in_db(self.outbox.route_unrouted, self.config, self.settings.batch_size)
+            await self._sql(self.outbox.route_unrouted, self.config, self.settings.batch_size)
             self._routed_at = now
         lease_s = self.settings.timeout_s + LEASE_MARGIN_S
-        due = await self._in_db(
+        due = await self._sql(
             self.outbox.claim_due, self.clock(), self.settings.batch_size, lease_s
         )
         outcomes = await asyncio.gather(*(self._deliver(entry) for entry in due))
         # One transaction for the round's outcomes, not one per delivery: on SQLite each
         # commit is a disk sync, and the ingest batches wait for the same single writer.
-        await self._in_db(self.outbox.record, outcomes)
+        await self._sql(self.outbox.record, outcomes)
         delivered = sum(outcome.error is None for outcome in outcomes)
         if delivered:
             log.info("delivered %d notification(s)", delivered)
@@ -188,7 +200,7 @@ class DeliveryLoop:
         )
         return DeliveryOutcome(entry.id, now, error.reason, retry_at)
 
-    async def _in_db(self, fn: Callable[..., _T], *args: Any) -> _T:
+    async def _in_own_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self._db, fn, *args)
 
 

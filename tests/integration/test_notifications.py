@@ -6,13 +6,16 @@ import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import pytest
 from kafka import KafkaProducer
 
-from agents.ingest import IngestProcessor
+from agents.ingest import IngestProcessor, Outgoing
+from agents.worker import BatchRunner
 from infra.sites import SiteRegistry
 from sinks.notification_rows import DeliveryState
 from sinks.notify.loop import DeliveryLoop, build_channels
@@ -31,6 +34,7 @@ pytestmark = pytest.mark.integration
 
 SECRET = "hook-secret-for-tests"
 ENV = {"HOOK_SECRET": SECRET}
+T = TypeVar("T")
 FAST = "delivery: {max_attempts: 4, base_delay_s: 0, max_delay_s: 0, timeout_s: 2}\n"
 
 
@@ -123,6 +127,43 @@ def test_webhook_body_is_signed_and_names_the_milestone(
         "SAMPLE_RECEIVED",
         "QA_FAILED",
     }
+
+
+def test_a_workers_rounds_run_their_transactions_between_its_batches(
+    store: Store, receiver: HttpReceiver, topic_send: Send
+) -> None:
+    config = webhook_config(receiver.url)
+    # Publishing nothing: the webhook deliveries come from the outbox rows the batch stores.
+    processor = IngestProcessor(
+        store, Topics("nt"), SiteRegistry.load(), "c", notify=config, publishes=False
+    )
+    threads: list[str] = []
+
+    async def nothing(_: Sequence[Outgoing]) -> None:
+        return None
+
+    async def run() -> None:
+        runner = BatchRunner(processor, nothing)
+
+        async def sql(fn: Callable[..., T], *args: Any) -> T:
+            def noted(*given: Any) -> T:
+                threads.append(threading.current_thread().name)
+                return fn(*given)
+
+            return await runner.between_batches(noted, *args)
+
+        loop = DeliveryLoop(Outbox(store), build_channels(config, topic_send), config, sql=sql)
+        try:
+            await runner.run(records(PATH, Topics("nt")))
+            await loop.drain()
+        finally:
+            await loop.close()
+            runner.close()
+
+    asyncio.run(run())
+    assert len({h.headers["X-Casebus-Delivery"] for h in receiver.delivered()}) == 3
+    assert {e.state for e in Outbox(store).entries()} == {DeliveryState.DELIVERED}
+    assert threads and all(name.startswith("casebus-store") for name in threads)
 
 
 def test_receiver_failing_first_attempts_gets_each_milestone_once(
