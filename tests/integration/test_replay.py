@@ -14,7 +14,9 @@ from kafka import KafkaProducer
 from sqlalchemy import create_engine, text
 
 from agents.model import Disposition, RejectReason
+from agents.replay import replay_records
 from agents.split_replay import LogSource, plan, replay_in_parts
+from infra.sites import SiteRegistry
 from sinks import sqlite
 from sinks.factory import create_store
 from sinks.persistence import Stats
@@ -79,6 +81,20 @@ def test_replay_equals_the_live_tables(live: LiveRun, store_url: str) -> None:
     _replay(live, store_url)
     assert diff_snapshots(live.live, _snapshot(store_url)) == []
     assert len(live.live.status) == len(live.corpus.rows)
+
+
+@pytest.mark.parametrize("cached", [0, 2, 1000], ids=["no-cache", "cache-2", "cache-1000"])
+def test_a_replay_in_small_batches_equals_the_live_tables(
+    live: LiveRun, store_url: str, cached: int
+) -> None:
+    # Batches of 7 spread each case over several, so the cached cases (and, with room for
+    # two, the evicted ones) decide the later batches.
+    topics = Topics(live.env["CASEBUS_TOPIC_PREFIX"])
+    records = read_topics(live.env["CASEBUS_KAFKA_BOOTSTRAP"], topics.all_ingest, None)
+    with records, create_store(store_url) as store:
+        store.migrate()
+        replay_records(records, store, topics, SiteRegistry.load(), batch_size=7, case_cache=cached)
+    assert diff_snapshots(live.live, _snapshot(store_url)) == []
 
 
 def test_replay_prints_a_final_count(live: LiveRun, tmp_path: Path) -> None:
