@@ -24,11 +24,11 @@ from streams.records import SourceRecord
 from streams.topics import Topics
 
 #: Records per transaction. A case's records are spread over the log (four topics, read in
-#: time order), and every batch that touches a case loads and evaluates it again: in one
-#: process, 20,000 took a 200,000-record replay from 23.4 to 21.8 s against 5,000, for about
-#: 35 MiB more. (A job of a split replay reads a third of the cases over the same time, so
-#: its batches already touch a case less often; there it made no difference.)
-BATCH_SIZE: Final = 20_000
+#: time order), and every batch that touches a case evaluates it again and writes its status
+#: row again. 200,000 records of the occurred-order workload: 3,921/s in one process at
+#: 20,000 a batch, 5,594/s at 100,000 (peak resident size 442 against 561 MiB); with the
+#: default jobs, 8,410 to 9,647/s against 11,962 to 12,047/s (docs/benchmarks.md, change 48).
+BATCH_SIZE: Final = 100_000
 
 #: Cases whose state a replay keeps between its batches. A replay owns the database it fills,
 #: so nothing else writes its cases (`agents.case_cache`); a case seen in an earlier batch
