@@ -15,6 +15,7 @@ from itertools import islice
 from typing import Final
 
 from agents.case_cache import CaseCache
+from agents.collector import collection_paused
 from agents.ingest import IngestProcessor
 from agents.model import StatusRow
 from sinks.factory import create_store
@@ -53,6 +54,13 @@ def _batches(records: Iterable[SourceRecord], size: int) -> Iterator[list[Source
         yield batch
 
 
+def _next_paused(batches: Iterator[list[SourceRecord]]) -> list[SourceRecord]:
+    """The next batch, read without collection (its records are the batch's largest part);
+    an empty list at the end."""
+    with collection_paused():
+        return next(batches, [])
+
+
 def replay_records(
     records: Iterable[SourceRecord],
     store: Store,
@@ -78,9 +86,11 @@ def replay_records(
         cache=CaseCache(case_cache) if case_cache else None,
     )
     dispositions: Counter[str] = Counter()
-    for batch in _batches(records, batch_size):
-        result = processor.process(batch)
-        processor.commit(result)
+    batches = _batches(records, batch_size)
+    while batch := _next_paused(batches):
+        with collection_paused():
+            result = processor.process(batch)
+            processor.commit(result)
         dispositions.update(outcome.disposition.value for outcome in result.outcomes)
         on_batch(len(batch))
     return dispositions

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import gc
+import weakref
 from collections.abc import Iterator
 
 import pytest
 
-from agents.collector import YOUNG_THRESHOLD, tune_for_batches
+from agents.collector import YOUNG_THRESHOLD, collection_paused, tune_for_batches
 
 pytestmark = pytest.mark.unit
 
@@ -38,3 +39,51 @@ def test_tuning_collects_young_objects_less_often_and_freezes_what_start_up_made
     assert gc.get_freeze_count() > 0
     assert not _collected(start_up)
     assert _collected(later)
+
+
+class _Node:
+    """An object in a reference cycle: only the collector frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def _cycle_alive(ref: weakref.ref[_Node]) -> bool:
+    return ref() is not None
+
+
+def _make_cycle() -> weakref.ref[_Node]:
+    return weakref.ref(_Node())
+
+
+@pytest.mark.usefixtures("restored_collector")
+def test_no_collection_runs_while_paused_and_the_collector_runs_again_after() -> None:
+    gc.enable()
+    gc.set_threshold(1)  # without the pause, the next allocation collects
+    with collection_paused():
+        assert not gc.isenabled()
+        cycle = _make_cycle()
+        _ = [object() for _ in range(1_000)]
+        assert _cycle_alive(cycle)
+    assert gc.isenabled()
+    _ = [object() for _ in range(1_000)]
+    assert not _cycle_alive(cycle)
+
+
+@pytest.mark.usefixtures("restored_collector")
+def test_the_collector_is_enabled_again_when_the_batch_raises() -> None:
+    gc.enable()
+    with pytest.raises(RuntimeError), collection_paused():
+        raise RuntimeError("batch failed")
+    assert gc.isenabled()
+
+
+@pytest.mark.usefixtures("restored_collector")
+def test_a_collector_that_was_off_stays_off() -> None:
+    gc.disable()
+    try:
+        with collection_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
