@@ -78,11 +78,24 @@ class Change:
 
 def classify(events: Iterable[CaseEvent]) -> dict[UUID, Classification]:
     """Classify every event of one case, keyed by `event_id`, in the order given."""
+    return classify_with_samples(events)[0]
+
+
+def classify_with_samples(
+    events: Iterable[CaseEvent],
+) -> tuple[dict[UUID, Classification], dict[str, Sample]]:
+    """`classify`, and the case's samples (`agents.samples`) that the classification counted.
+
+    Those are the samples of the accepted events too: besides the rejected events, which are
+    not counted, only QA results of samples not received and reviews are held, and neither
+    makes or decides a sample. The status and the milestones of the case take them from here
+    instead of finding them again. Without a registration the case has no samples yet.
+    """
     case_events = list(events)
     _check_one_case(case_events)
     registration = winning_registration(case_events)
     if registration is None:
-        return {ce.event.event_id: _orphan(ce.event) for ce in case_events}
+        return {ce.event.event_id: _orphan(ce.event) for ce in case_events}, {}
     rejected = {
         ce.event.event_id: rejection
         for ce in case_events
@@ -91,11 +104,12 @@ def classify(events: Iterable[CaseEvent]) -> dict[UUID, Classification]:
     counted = [ce.event for ce in case_events if ce.event.event_id not in rejected]
     samples = samples_of(counted)
     passed = has_passed(samples)
-    return {
+    classifications = {
         ce.event.event_id: rejected.get(ce.event.event_id)
         or _dependency_classification(ce.event, samples, passed)
         for ce in case_events
     }
+    return classifications, samples
 
 
 def winning_registration(events: Iterable[CaseEvent]) -> Registration | None:

@@ -98,7 +98,7 @@ def new_milestones(
         for ce in events
         if view.classifications[ce.event.event_id].disposition is Disposition.ACCEPTED
     ]
-    return case_milestones(accepted, view.status, leave_out=recorded)
+    return _milestones(accepted, view.status, view.samples, recorded)
 
 
 def case_milestones(
@@ -107,7 +107,16 @@ def case_milestones(
     """Every milestone reached by a registered case, from its accepted events, in key order;
     those whose keys are in `leave_out` are not built at all."""
     events = list(accepted)
-    samples = samples_of(events)
+    return _milestones(events, status, samples_of(events), leave_out)
+
+
+def _milestones(
+    events: list[Event],
+    status: StatusRow,
+    samples: Mapping[str, Sample],
+    leave_out: Collection[str],
+) -> list[Milestone]:
+    """`case_milestones` of `events`, whose samples are `samples`."""
 
     def wanted(kind: MilestoneKind, qualifier: str | None = None) -> bool:
         # Most of a case's milestones were recorded by earlier batches: checking the key

@@ -47,7 +47,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from agents.classification import CaseEvent, Classification, classify
+from agents.classification import CaseEvent, Classification, classify_with_samples
 from agents.errors import CaseRuleError
 from agents.model import CaseStatus, Disposition, StatusRow
 from agents.samples import Sample, has_passed, latest_sample, samples_of
@@ -56,31 +56,37 @@ from streams.events import Event, QaOutcome, Registration, ReviewComplete
 
 @dataclass(frozen=True, slots=True)
 class CaseView:
-    """The outcome of evaluating one case: every event's classification and the status row."""
+    """The outcome of evaluating one case: every event's classification, the status row, and
+    the samples of the accepted events (empty while the case has no registration)."""
 
     classifications: dict[UUID, Classification]
     status: StatusRow | None
+    samples: Mapping[str, Sample]
 
 
 def evaluate_case(events: Sequence[CaseEvent]) -> CaseView:
     """Classify the stored events of one case, then derive its status from the accepted ones."""
-    classifications = classify(events)
+    classifications, samples = classify_with_samples(events)
     accepted = [
         ce.event
         for ce in events
         if classifications[ce.event.event_id].disposition is Disposition.ACCEPTED
     ]
-    return CaseView(classifications, derive_status(accepted))
+    return CaseView(classifications, _derive(accepted, samples), samples)
 
 
 def derive_status(accepted: Iterable[Event]) -> StatusRow | None:
     """The status row of a case from its accepted events; None while it has no registration."""
     events = list(accepted)
+    return _derive(events, samples_of(events))
+
+
+def _derive(events: list[Event], samples: Mapping[str, Sample]) -> StatusRow | None:
+    """`derive_status` of `events`, whose samples are `samples`."""
     registration = _only_registration(events)
     if registration is None:
         return None
     _check_belongs_to(events, registration)
-    samples = samples_of(events)
     passed = has_passed(samples)
     reviews = [e for e in events if isinstance(e, ReviewComplete)] if passed else []
     status = _status(samples, passed, bool(reviews))

@@ -16,7 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agents.milestones import case_milestones, new_milestones
 from agents.model import Disposition
+from agents.samples import samples_of
 from agents.status import CaseView, derive_status, evaluate_case
 from streams.events import (
     CancerType,
@@ -177,6 +179,19 @@ def test_row_equals_the_row_of_the_accepted_events_in_sorted_order(data: st.Data
     accepted = sorted(accepted_events(view, events), key=lambda e: e.order_key)
     assert view.status is not None
     assert view.status == derive_status(accepted)
+
+
+@settings(deadline=None)
+@given(st.data())
+def test_the_samples_the_classification_counted_are_those_of_the_accepted_events(
+    data: st.DataObject,
+) -> None:
+    events = data.draw(cases())
+    view = evaluate_case(arrived(data.draw(st.permutations(events))))
+    accepted = accepted_events(view, events)
+    assert view.samples == samples_of(accepted)
+    assert view.status is not None
+    assert new_milestones(arrived(accepted), view, set()) == case_milestones(accepted, view.status)
 
 
 @given(cases())
