@@ -153,6 +153,12 @@ def canonical_view(events: list[Event]) -> CaseView:
     return evaluate_case(arrived(sorted(events, key=lambda e: e.order_key)))
 
 
+def evaluated_in_any_order(data: st.DataObject) -> tuple[list[Event], CaseView]:
+    """A drawn case's events, and its view when they arrive in a drawn order."""
+    events = data.draw(cases())
+    return events, evaluate_case(arrived(data.draw(st.permutations(events))))
+
+
 def accepted_events(view: CaseView, events: list[Event]) -> list[Event]:
     classes = view.classifications
     return [e for e in events if classes[e.event_id].disposition is Disposition.ACCEPTED]
@@ -174,8 +180,7 @@ def test_any_order_with_redeliveries_gives_the_same_classifications_and_row(
 @settings(deadline=None)
 @given(st.data())
 def test_row_equals_the_row_of_the_accepted_events_in_sorted_order(data: st.DataObject) -> None:
-    events = data.draw(cases())
-    view = evaluate_case(arrived(data.draw(st.permutations(events))))
+    events, view = evaluated_in_any_order(data)
     accepted = sorted(accepted_events(view, events), key=lambda e: e.order_key)
     assert view.status is not None
     assert view.status == derive_status(accepted)
@@ -186,8 +191,7 @@ def test_row_equals_the_row_of_the_accepted_events_in_sorted_order(data: st.Data
 def test_the_samples_the_classification_counted_are_those_of_the_accepted_events(
     data: st.DataObject,
 ) -> None:
-    events = data.draw(cases())
-    view = evaluate_case(arrived(data.draw(st.permutations(events))))
+    events, view = evaluated_in_any_order(data)
     accepted = accepted_events(view, events)
     assert view.samples == samples_of(accepted)
     assert view.status is not None
