@@ -110,6 +110,10 @@ DELIVERY_COLUMNS: Final = (
 )
 
 
+#: One encoder for every row: `json.dumps` with any option builds a new encoder per call.
+_details_json: Final = json.JSONEncoder(sort_keys=True).encode
+
+
 def _milestone_row(milestone: Milestone, now: datetime) -> tuple[Any, ...]:
     return (
         milestone.key,
@@ -120,7 +124,7 @@ def _milestone_row(milestone: Milestone, now: datetime) -> tuple[Any, ...]:
         milestone.sample_id,
         milestone.stage,
         milestone.occurred_at,
-        json.dumps(dict(milestone.details), sort_keys=True),
+        _details_json(dict(milestone.details)),
         now,
     )
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 from uuid import UUID
@@ -444,7 +443,7 @@ def _event_row(event: StoredEvent) -> tuple[Any, ...]:
 
 
 #: The columns of a `StoredEvent`, in the order of its fields and of the table.
-STORED_EVENT_COLUMNS: Final = tuple(f.name for f in fields(StoredEvent))
+STORED_EVENT_COLUMNS: Final = StoredEvent._fields
 _EVENT_TYPES: Final = {t.value: t for t in EventType}
 _DISPOSITIONS: Final = {d.value: d for d in Disposition}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import timedelta, timezone
 from typing import Any
 
@@ -29,11 +28,9 @@ def filled(store: Store) -> SqlAlchemyStore:
     assert isinstance(store, SqlAlchemyStore)
     first = stored_event("MK-0001", occurred_at=T0.astimezone(TOKYO))
     later = stored_event("MK-0001", offset=1, occurred_at=T0 + timedelta(hours=1))
-    keyless = replace(
-        stored_event("MK-0002", offset=2, disposition=Disposition.HELD, reason="orphan"),
-        key=None,
-        broker_timestamp=None,
-    )
+    keyless = stored_event(
+        "MK-0002", offset=2, disposition=Disposition.HELD, reason="orphan"
+    )._replace(key=None, broker_timestamp=None)
     other = stored_event("MK-0003", offset=3)
     store.commit(
         batch(

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from uuid import uuid4
@@ -183,7 +182,7 @@ def test_database_with_a_status_row_is_not_empty(store: Store) -> None:
 def test_commit_then_load_round_trips_every_event_field(store: Store) -> None:
     event = stored_event(occurred_at=datetime(2026, 3, 1, 15, 0, 0, 1000, tzinfo=BANGKOK))
     keyless = stored_event("MK-0002", offset=1, disposition=Disposition.HELD, reason="orphan")
-    keyless = replace(keyless, key=None, broker_timestamp=None)
+    keyless = keyless._replace(key=None, broker_timestamp=None)
     store.commit(batch(new_events=[event, keyless]))
 
     loaded = store.load_cases(["MK-0001", "MK-0002"])
@@ -260,7 +259,7 @@ def test_read_for_batch_of_nothing_still_gives_the_tracked_offsets(store: Store)
 
 
 def test_naive_datetime_is_refused(store: Store) -> None:
-    naive = replace(stored_event(), occurred_at=datetime(2026, 3, 1))
+    naive = stored_event()._replace(occurred_at=datetime(2026, 3, 1))
     with pytest.raises(StoreError, match="naive datetime"):
         store.commit(batch(new_events=[naive]))
 
@@ -328,7 +327,7 @@ def test_counters_add_up_over_batches(store: Store) -> None:
 def test_duplicate_event_id_fails_the_whole_batch(store: Store) -> None:
     first = stored_event()
     store.commit(batch(new_events=[first], offsets={("mk.registration", 1): 0}))
-    again = replace(first, offset=9)
+    again = first._replace(offset=9)
     newcomer = stored_event("MK-0002", offset=8)
     doomed = batch(
         new_events=[newcomer, again],
